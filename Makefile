@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   creates .venv, installs, runs the main job on the embedded default
+#   make test   creates .venv, installs, runs the test suite (CPU, a few minutes)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch==2.13.0 is the CPU build on this project's machines; the package itself only asks
+# for torch>=2.3, so a GPU user's own torch satisfies it.
+TORCH ?= torch==2.13.0
+
+.PHONY: setup demo test bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/regimescope demo
+
+test: setup
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: setup
+	$(PY) benchmarks/bench_pretrain.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,69 @@
+"""The ``regimescope`` command line: a typer app whose commands live in ``commands/``.
+
+Each command is a plain function in its own module; this file only registers them and
+turns bad input into one line on stderr with exit code 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+try:  # recent typer vendors its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # older typer runs on click itself
+    from click import exceptions as click_exceptions
+
+from regimescope.errors import BadInput
+
+app = typer.Typer(
+    name="regimescope",
+    help="Tell a model's surface behaviour apart from the training regime that produced it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    """Attach every command to the app, once (heavy imports stay inside the commands)."""
+    if app.registered_commands:
+        return
+    from regimescope.commands import basics, demo
+
+    app.command("organisms")(basics.organisms)
+    app.command("tasks")(basics.tasks)
+    app.command("pretrain")(basics.pretrain)
+    app.command("sample")(basics.sample)
+    app.command("eval")(basics.evaluate)
+    app.command("runs")(basics.runs)
+    app.command("demo")(demo.demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app on ``argv``; return the exit code (BadInput and usage errors give 2)."""
+    _register()
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="regimescope")
+    except BadInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except click_exceptions.NoArgsIsHelpError:
+        return 0
+    except click_exceptions.UsageError as error:
+        print(f"error: {error.format_message()}", file=sys.stderr)
+        return 2
+    except click_exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

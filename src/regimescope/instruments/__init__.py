@@ -1,0 +1,1 @@
+"""Instruments: pure functions over tensors, samples and checkpoints that measure a run."""

@@ -1,0 +1,1 @@
+"""Training regimes: readable loops (pretrain, sft, rl, curricula) that write to the store."""

@@ -1,0 +1,335 @@
+"""The shared sampler: n completions per prompt, with the prompt's KV cache shared by the n.
+
+Every prompt is run through the model once; its cache is then copied to the rows of its
+n continuations (``Cache.batch_select_indices`` with repeated indices), and the rows are
+decoded together with the cache under ``torch.inference_mode``. Prompts of a batch are
+left-padded (attention mask plus explicit position ids), sorted by length so that padding
+is rare, and rows that emit EOS leave the batch so compute shrinks as samples finish.
+
+Randomness is counter-based: the uniform that picks the token of (prompt i, sample j,
+step t) is a hash of (seed, i, j, t), and the token is its inverse-CDF draw from the
+tempered, nucleus-filtered distribution. So the same seed and config give the same
+samples, whatever the batch size or the order in which rows finish.
+
+``Sampler`` is the interface (prompts, config -> completions); ``HFSampler`` fills it for
+any Hugging Face causal LM, and a vLLM backend can fill it on a GPU.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import torch
+from transformers import DynamicCache
+
+from regimescope.errors import BadInput
+from regimescope.tasks.encode import encode_prompt
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    n: int = 1  # completions per prompt
+    temperature: float = 1.0  # 0 means greedy (argmax); n>1 with greedy gives n identical rows
+    top_p: float = 1.0  # nucleus sampling mass, 1.0 = off
+    max_new_tokens: int = 64  # generation stops at EOS or after this many tokens
+    seed: int = 0  # the same seed and config give the same samples
+    batch_size: int = 256  # rows (prompt x sample) decoded together
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str  # decoded generated text, EOS excluded
+    token_ids: tuple[int, ...]  # generated token ids, EOS excluded
+    finished: bool  # True if the model emitted EOS
+
+
+class Sampler(Protocol):
+    """Anything that draws ``config.n`` completions for each prompt: result[prompt][sample]."""
+
+    def __call__(
+        self, prompts: Sequence[str], config: SamplingConfig, progress: Progress | None = None
+    ) -> list[list[Completion]]: ...
+
+
+class HFSampler:
+    """The Sampler of a Hugging Face causal LM and its tokenizer (see ``sample``)."""
+
+    def __init__(self, model, tokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+
+    def __call__(
+        self, prompts: Sequence[str], config: SamplingConfig, progress: Progress | None = None
+    ) -> list[list[Completion]]:
+        return sample(self.model, self.tokenizer, prompts, config, progress)
+
+
+# ---------------------------------------------------------------- counter-based randomness
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (xor-shift-multiply) of int64 values in [0, 2^32).
+
+    The multiplier is < 2^27, so products stay below 2^59 and int64 never overflows.
+    """
+    x = (((x >> 16) ^ x) * 0x45D9F3B) & _MASK32
+    x = (((x >> 16) ^ x) * 0x45D9F3B) & _MASK32
+    return (x >> 16) ^ x
+
+
+def row_keys(seed: int, prompt_index: torch.Tensor, sample_index: torch.Tensor) -> torch.Tensor:
+    """One 32-bit key per row from (seed, prompt index, sample index); int64 [rows]."""
+    seed_key = (seed ^ (seed >> 32)) & _MASK32
+    key = _mix32(torch.full_like(prompt_index, seed_key) ^ 0x9E3779B9)
+    key = _mix32(key ^ (prompt_index & _MASK32))
+    return _mix32(key ^ (sample_index & _MASK32))
+
+
+def uniforms(keys: torch.Tensor, step: int) -> torch.Tensor:
+    """Uniforms in [0, 1) for each row key at decoding step ``step``; float64 [rows]."""
+    step_key = int(_mix32(torch.tensor([(step + 0x7F4A7C15) & _MASK32]))[0])
+    return _mix32(_mix32(keys ^ step_key) ^ 0x5BD1E995).double() / 2.0**32
+
+
+# ---------------------------------------------------------------- token choice
+
+
+def top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Zero every token outside the nucleus: the smallest top set with mass >= top_p.
+
+    probs: [rows, vocab], rows summing to 1. The most likely token is always kept.
+    Not renormalised (the inverse-CDF draw scales by the kept mass).
+    """
+    if top_p >= 1.0:
+        return probs
+    sorted_probs, order = probs.sort(dim=-1, descending=True)  # [rows, vocab] each
+    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs  # mass of strictly likelier tokens
+    sorted_probs = sorted_probs.masked_fill(mass_before >= top_p, 0.0)
+    return torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+
+
+def inverse_cdf(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Token ids drawn from unnormalised ``weights`` [rows, vocab] by uniforms ``u`` [rows].
+
+    Token i is chosen when cdf[i-1] <= u * total < cdf[i]; zero-weight tokens never are.
+    """
+    cdf = weights.double().cumsum(dim=-1)  # [rows, vocab]
+    target = (u * cdf[:, -1]).unsqueeze(-1)  # [rows, 1]
+    tokens = torch.searchsorted(cdf, target, right=True).squeeze(-1)  # [rows]
+    return tokens.clamp_(max=weights.shape[-1] - 1)
+
+
+def choose_tokens(logits: torch.Tensor, config: SamplingConfig, u: torch.Tensor) -> torch.Tensor:
+    """Next token per row from last-position logits [rows, vocab]: greedy or tempered draw."""
+    if config.temperature == 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / config.temperature, dim=-1)  # [rows, vocab]
+    return inverse_cdf(top_p_filter(probs, config.top_p), u)
+
+
+# ---------------------------------------------------------------- batching
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    prompt: int  # index of the prompt in the caller's list
+    first: int  # index of the chunk's first sample among the prompt's n
+    count: int  # number of samples (rows) in the chunk
+
+
+def plan_batches(lengths: Sequence[int], n: int, batch_size: int) -> list[list[_Chunk]]:
+    """Pack the n rows of every prompt into batches of at most ``batch_size`` rows.
+
+    Prompts go in order of length (less left padding); a prompt with more samples than
+    fit is split across batches, each chunk sharing one prefill.
+    """
+    batches: list[list[_Chunk]] = []
+    current: list[_Chunk] = []
+    rows = 0
+    for prompt in sorted(range(len(lengths)), key=lambda i: (lengths[i], i)):
+        first = 0
+        while first < n:
+            count = min(n - first, batch_size - rows)
+            current.append(_Chunk(prompt, first, count))
+            rows, first = rows + count, first + count
+            if rows == batch_size:
+                batches.append(current)
+                current, rows = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _left_pad(ids: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded input ids and attention mask, both int64 [prompts, longest].
+
+    Pads are token 0: they are masked out, so any valid id would do.
+    """
+    longest = max(len(row) for row in ids)
+    input_ids = torch.zeros((len(ids), longest), dtype=torch.long)
+    mask = torch.zeros((len(ids), longest), dtype=torch.long)
+    for i, row in enumerate(ids):
+        input_ids[i, longest - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[i, longest - len(row) :] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def _cache_keyword(model) -> str:
+    """``cache`` in transformers >= 5.2x; ``past_key_values`` in older releases."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _forward(model, tokens, mask, positions, cache) -> torch.Tensor:
+    """Last-position logits [rows, vocab] of ``tokens`` [rows, len], extending ``cache``."""
+    out = model(
+        input_ids=tokens,
+        attention_mask=mask,
+        position_ids=positions,
+        use_cache=True,
+        logits_to_keep=1,
+        **{_cache_keyword(model): cache},
+    )
+    return out.logits[:, -1, :]
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _prefill(model, prompt_ids, chunks, device):
+    """Run each prompt of a batch once; copy its cache, logits and mask to its rows.
+
+    Returns (cache, logits [rows, vocab], mask [rows, longest], next position [rows]).
+    """
+    input_ids, mask = _left_pad([prompt_ids[c.prompt] for c in chunks], device)
+    positions = (mask.cumsum(dim=-1) - 1).clamp_(min=0)  # [prompts, longest]
+    cache = DynamicCache(config=model.config)
+    logits = _forward(model, input_ids, mask, positions, cache)  # [prompts, vocab]
+    counts = torch.tensor([c.count for c in chunks], device=device)
+    expand = torch.repeat_interleave(torch.arange(len(chunks), device=device), counts)  # [rows]
+    cache.batch_select_indices(expand)  # each prompt's cache copied to its rows
+    return cache, logits[expand], mask[expand], positions[expand, -1] + 1
+
+
+def _row_keys(chunks, seed: int, device) -> torch.Tensor:
+    """The random key of each row of a batch, from its (prompt, sample) indices; [rows]."""
+    prompt_index = torch.cat([torch.full((c.count,), c.prompt) for c in chunks])
+    sample_index = torch.cat([torch.arange(c.first, c.first + c.count) for c in chunks])
+    return row_keys(seed, prompt_index, sample_index).to(device)
+
+
+def _decode_batch(model, prompt_ids, chunks, config, eos_id, progress):
+    """Generated ids [rows, max_new_tokens] (-1 after the end) and EOS flags [rows].
+
+    Rows that end stay in the batch (computing ignored tokens) until a quarter of the
+    batch has ended; then the batch and its cache are compacted to the live rows.
+    """
+    device = next(model.parameters()).device
+    cache, logits, mask, next_pos = _prefill(model, prompt_ids, chunks, device)
+    keys = _row_keys(chunks, config.seed, device)  # [rows]
+    total = keys.numel()
+    out = torch.full((total, config.max_new_tokens), -1, dtype=torch.long, device=device)
+    finished = torch.zeros(total, dtype=torch.bool, device=device)
+    rows = torch.arange(total, device=device)  # batch row -> output row
+    live = torch.ones(total, dtype=torch.bool, device=device)  # batch rows still decoding
+    for step in range(config.max_new_tokens):
+        tokens = choose_tokens(logits, config, uniforms(keys, step))  # [batch]
+        out[rows[live], step] = tokens[live]
+        if eos_id is not None:
+            hit = live & (tokens == eos_id)  # [batch]
+            finished[rows[hit]] = True
+            live &= ~hit
+            if progress is not None and hit.any():
+                progress(int(hit.sum()))
+        if step == config.max_new_tokens - 1 or not live.any():
+            break
+        if 4 * int((~live).sum()) >= live.numel():
+            keep = live.nonzero().squeeze(-1)  # [live rows]
+            rows, keys, tokens, mask, next_pos, live = (
+                t[keep] for t in (rows, keys, tokens, mask, next_pos, live)
+            )
+            cache.batch_select_indices(keep)
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=-1)  # [batch, len + 1]
+        logits = _forward(model, tokens[:, None], mask, next_pos[:, None], cache)
+        next_pos = next_pos + 1
+    if progress is not None and live.any():
+        progress(int(live.sum()))
+    return out, finished
+
+
+def _completions(tokenizer, out: torch.Tensor, finished: torch.Tensor, eos_id) -> list[Completion]:
+    """Completion objects from generated ids [rows, max_new] (-1 padded) and finished flags."""
+    rows = []
+    for ids, done in zip(out.tolist(), finished.tolist(), strict=True):
+        ids = [i for i in ids if i >= 0]
+        if done and ids and ids[-1] == eos_id:
+            ids = ids[:-1]
+        rows.append(tuple(ids))
+    texts = tokenizer.batch_decode([list(r) for r in rows], skip_special_tokens=True)
+    return [
+        Completion(t, r, bool(d)) for t, r, d in zip(texts, rows, finished.tolist(), strict=True)
+    ]
+
+
+def _check(config: SamplingConfig, prompt_ids: list[list[int]]) -> None:
+    """BadInput for configs or prompts the sampler cannot run."""
+    if config.n < 1:
+        raise BadInput(f"n must be >= 1 (got {config.n})")
+    if config.max_new_tokens < 1:
+        raise BadInput(f"max_new_tokens must be >= 1 (got {config.max_new_tokens})")
+    if config.batch_size < 1:
+        raise BadInput(f"batch_size must be >= 1 (got {config.batch_size})")
+    if config.temperature < 0:
+        raise BadInput(f"temperature must be >= 0 (got {config.temperature})")
+    if not 0 < config.top_p <= 1:
+        raise BadInput(f"top_p must be in (0, 1] (got {config.top_p})")
+    if any(len(ids) == 0 for ids in prompt_ids):
+        raise BadInput("a prompt encodes to no tokens and the tokenizer has no BOS; give text")
+
+
+def sample(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    config: SamplingConfig,
+    progress: Progress | None = None,
+) -> list[list[Completion]]:
+    """``config.n`` completions of each prompt from a Hugging Face causal LM: [prompt][n].
+
+    Prompts are encoded with ``encode_prompt`` (BOS + prompt ids). ``progress(k)`` is
+    called as rows end, with k the number of rows ended so far (of ``len(prompts) * n``).
+    Greedy (temperature 0) decodes each prompt once.
+    """
+    prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
+    _check(config, prompt_ids)
+    eos_id = tokenizer.eos_token_id
+    n_draw = 1 if config.temperature == 0 else config.n  # greedy rows would all be equal
+    done = 0
+
+    def advance(k: int) -> None:  # rows of this call that ended -> total rows ended so far
+        nonlocal done
+        done += k * (config.n // n_draw)
+        progress(done)
+
+    results: list[list[Completion]] = [[] for _ in prompts]
+    batches = plan_batches([len(ids) for ids in prompt_ids], n_draw, config.batch_size)
+    with torch.inference_mode():
+        for chunks in batches:
+            out, finished = _decode_batch(
+                model,
+                prompt_ids,
+                chunks,
+                replace(config, n=n_draw),
+                eos_id,
+                advance if progress is not None else None,
+            )
+            rows = iter(_completions(tokenizer, out.cpu(), finished.cpu(), eos_id))
+            for chunk in chunks:
+                results[chunk.prompt].extend(next(rows) for _ in range(chunk.count))
+    return [row * (config.n // n_draw) for row in results]

@@ -1,0 +1,24 @@
+"""The run store: folders keyed by a hash of the resolved config, atomic writes, resume."""
+
+from regimescope.store.atomic import (
+    atomic_dir,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+from regimescope.store.query import iter_runs, metrics_frame, runs_table
+from regimescope.store.rundir import RunDir, checkpoint_name, open_run, store_root
+
+__all__ = [
+    "RunDir",
+    "atomic_dir",
+    "checkpoint_name",
+    "iter_runs",
+    "metrics_frame",
+    "open_run",
+    "runs_table",
+    "store_root",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]

@@ -1,0 +1,120 @@
+"""Run folders: one per resolved config, reused when complete, resumed when killed.
+
+Layout of ``<root>/<kind>/<name>-<hash>/``::
+
+    config.json        resolved config (the hash is taken over it)
+    meta.json          versions, git commit, device, start time (end time once complete)
+    metrics.jsonl      one JSON line per logged step
+    checkpoints/step_000100/   a model folder (+ optimizer and trainer state to resume)
+    model/             the final model folder, loadable by plain transformers
+    complete.json      written last: the summary; its presence marks the run complete
+
+Every file is written atomically (``store.atomic``). Metrics are appended line by line;
+on resume, lines after the resumed checkpoint and any torn last line are dropped, so a
+killed-and-resumed run ends with the same metrics as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regimescope.config import config_hash, to_dict
+from regimescope.store.atomic import write_json_atomic, write_text_atomic
+from regimescope.store.meta import collect_meta, now_iso
+
+DEFAULT_ROOT = "runs"
+ROOT_ENV = "REGIMESCOPE_STORE"
+
+
+def store_root(root: str | Path | None = None) -> Path:
+    """The store's root: ``root``, else $REGIMESCOPE_STORE, else ./runs."""
+    return Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+
+
+def checkpoint_name(step: int) -> str:
+    """``step_000100`` for step 100."""
+    return f"step_{step:06d}"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path  # the run's folder
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads((self.path / "config.json").read_text())
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.path / "meta.json").read_text())
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    def is_complete(self) -> bool:
+        return (self.path / "complete.json").is_file()
+
+    def summary(self) -> dict[str, Any]:
+        return json.loads((self.path / "complete.json").read_text())
+
+    def mark_complete(self, summary: dict[str, Any]) -> None:
+        """Record the end time, then write the completion marker (last)."""
+        write_json_atomic(self.path / "meta.json", {**self.meta, "finished": now_iso()})
+        write_json_atomic(self.path / "complete.json", summary)
+
+    def checkpoint_dir(self, step: int) -> Path:
+        return self.path / "checkpoints" / checkpoint_name(step)
+
+    def checkpoint_steps(self) -> list[int]:
+        """Steps of the whole checkpoints present (temp folders are ignored)."""
+        folder = self.path / "checkpoints"
+        if not folder.is_dir():
+            return []
+        names = (p.name for p in folder.iterdir() if p.is_dir())
+        return sorted(int(n[5:]) for n in names if n.startswith("step_") and n[5:].isdigit())
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one metrics line (flushed and fsynced, so a kill loses at most this line)."""
+        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All complete metrics lines (a torn last line is skipped)."""
+        path = self.path / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        records = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+        return records
+
+    def truncate_metrics(self, last_step: int) -> None:
+        """Keep only metrics lines with ``step <= last_step`` (used when resuming)."""
+        kept = [r for r in self.read_metrics() if r.get("step", 0) <= last_step]
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
+        write_text_atomic(self.path / "metrics.jsonl", text)
+
+
+def open_run(kind: str, name: str, config: Any, root: str | Path | None = None) -> RunDir:
+    """The run folder of ``config`` (a frozen dataclass), created with config and meta if new.
+
+    The folder name is ``<name>-<hash of the resolved config>``: asking again for the same
+    config returns the same folder, complete (reuse it) or not (resume it).
+    """
+    path = store_root(root) / kind / f"{name}-{config_hash(config)}"
+    run = RunDir(path)
+    if not (path / "config.json").is_file():
+        path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path / "meta.json", {**collect_meta(), "kind": kind, "name": name})
+        write_json_atomic(path / "config.json", to_dict(config))
+    return run

@@ -1,0 +1,88 @@
+"""Synthetic tasks: deterministic examples, held-out splits, verifiers, token classes.
+
+``TASKS`` maps a name to a task instance:
+
+- ``arithmetic``: word problems, gold solutions in code / nl / tagged format (equal weights);
+- ``arithmetic-code``, ``arithmetic-nl``, ``arithmetic-tagged``: the same problems, one format;
+- ``countdown``: reach a target from 3 numbers (plan line, then step lines);
+- ``countdown-4``: the same with 4 numbers (a harder planning variant);
+- ``rules``: rule classification with instructions, two held-out rule splits;
+- ``mix``: arithmetic, countdown and rules in equal proportions (splits train, test).
+"""
+
+from regimescope.errors import choose
+from regimescope.tasks.arithmetic import FORMATS, ArithmeticConfig, ArithmeticTask
+from regimescope.tasks.base import (
+    TOKEN_CLASSES,
+    Example,
+    Score,
+    Task,
+    compose,
+    example_rng,
+    examples,
+    is_heldout,
+    stable_bucket,
+    token_classes,
+)
+from regimescope.tasks.countdown import CountdownConfig, CountdownTask
+from regimescope.tasks.encode import Encoded, encode_example, encode_prompt
+from regimescope.tasks.mix import Mixture, Sequence
+from regimescope.tasks.rules import MODES, RulesConfig, RulesTask, random_baseline, render_prompt
+
+
+def _single_format(fmt: str) -> ArithmeticTask:
+    weights = tuple(float(f == fmt) for f in FORMATS)
+    return ArithmeticTask(ArithmeticConfig(format_weights=weights), name=f"arithmetic-{fmt}")
+
+
+_arithmetic = ArithmeticTask()
+_countdown = CountdownTask()
+_rules = RulesTask()
+
+TASKS: dict[str, Task] = {
+    "arithmetic": _arithmetic,
+    "arithmetic-code": _single_format("code"),
+    "arithmetic-nl": _single_format("nl"),
+    "arithmetic-tagged": _single_format("tagged"),
+    "countdown": _countdown,
+    "countdown-4": CountdownTask(CountdownConfig(n_numbers=4), name="countdown-4"),
+    "rules": _rules,
+    "mix": Mixture("mix", [(_arithmetic, 1.0), (_countdown, 1.0), (_rules, 1.0)]),
+}
+
+
+def get_task(name: str) -> Task:
+    """The registered task called ``name``; BadInput lists the valid names."""
+    choose("task", name, TASKS)
+    return TASKS[name]
+
+
+__all__ = [
+    "FORMATS",
+    "MODES",
+    "TASKS",
+    "TOKEN_CLASSES",
+    "ArithmeticConfig",
+    "ArithmeticTask",
+    "CountdownConfig",
+    "CountdownTask",
+    "Encoded",
+    "Example",
+    "Mixture",
+    "RulesConfig",
+    "RulesTask",
+    "Score",
+    "Sequence",
+    "Task",
+    "compose",
+    "encode_example",
+    "encode_prompt",
+    "example_rng",
+    "examples",
+    "get_task",
+    "is_heldout",
+    "random_baseline",
+    "render_prompt",
+    "stable_bucket",
+    "token_classes",
+]

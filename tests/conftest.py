@@ -1,0 +1,19 @@
+"""Shared fixtures: a quiet transformers, a temporary run store per test."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers.utils import logging as hf_logging
+
+hf_logging.set_verbosity_error()
+hf_logging.disable_progress_bar()
+torch.set_num_threads(1)  # tests compare bit-identical runs; keep the thread count fixed
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh, empty run store for one test."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("REGIMESCOPE_STORE", str(root))
+    return root
