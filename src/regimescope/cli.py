@@ -6,6 +6,7 @@ turns bad input into one line on stderr with exit code 2 (no traceback).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -30,20 +31,39 @@ def _register() -> None:
     """Attach every command to the app, once (heavy imports stay inside the commands)."""
     if app.registered_commands:
         return
-    from regimescope.commands import basics, demo
+    from regimescope.commands import basics, demo, report, study
+    from regimescope.commands import diff
+    from regimescope.commands import train
 
     app.command("organisms")(basics.organisms)
     app.command("tasks")(basics.tasks)
     app.command("pretrain")(basics.pretrain)
+    app.command("sft")(train.sft)
+    app.command("rl")(train.rl)
     app.command("sample")(basics.sample)
     app.command("eval")(basics.evaluate)
     app.command("runs")(basics.runs)
     app.command("demo")(demo.demo)
+    app.command("studies")(study.studies)
+    app.command("study")(study.study)
+    app.command("report")(report.report)
+    app.command("diff")(diff.diff)
+
+
+def _offline_and_quiet() -> None:
+    """Never reach a model hub; keep transformers' own progress bars off our output."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app on ``argv``; return the exit code (BadInput and usage errors give 2)."""
     _register()
+    _offline_and_quiet()
     try:
         result = app(args=argv, standalone_mode=False, prog_name="regimescope")
     except BadInput as error:

@@ -1,0 +1,47 @@
+"""``regimescope studies`` and ``regimescope study NAME``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from regimescope.commands.basics import OUT, Store
+from regimescope.commands.progress import STDERR
+
+
+def studies() -> None:
+    """List the registered studies with their claims and sources."""
+    from regimescope.studies import STUDIES
+
+    if not STUDIES:
+        OUT.print("no studies registered")
+        return
+    table = Table("#", "study", "claim", "source", "scales", title="studies")
+    for study in STUDIES.values():
+        table.add_row(study.number, study.name, study.claim, study.source, ", ".join(study.scales))
+    OUT.print(table)
+
+
+def study(
+    name: Annotated[str, typer.Argument(help="Study to run (see `regimescope studies`).")],
+    scale: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes) or full.")] = "quick",
+    seeds: Annotated[int | None, typer.Option(help="Training seeds (default: the scale's).")] = None,
+    store: Store = None,
+) -> None:
+    """Run one study (or reuse its finished folder) and print its verdict."""
+    from regimescope.errors import choose
+    from regimescope.studies import STUDIES, run_study
+    from regimescope.studies.verdict import fmt
+
+    choose("study", name, STUDIES)
+    with STDERR.status(f"study {name} ({scale})") as status:
+        verdict, run = run_study(STUDIES[name], scale, seeds, store,
+                                 progress=lambda line: status.update(f"{name}: {line}"))
+    OUT.print(f"[bold]{name}[/bold]: {verdict.verdict} — {verdict.reason}")
+    for effect in verdict.effects:
+        OUT.print(f"  {effect.name}: {fmt(effect)} {effect.unit}")
+    for part, decision in verdict.parts.items():
+        OUT.print(f"  {part}: {decision.verdict} ({decision.reason})")
+    OUT.print(f"folder: {run.path}")

@@ -1,0 +1,114 @@
+"""What a study is, and how one is run into a folder of the run store.
+
+A study turns one published claim into a controlled experiment. Its module holds the
+claim (with corrections from the primary paper), a frozen config per scale (``smoke`` for
+the test suite, ``quick`` for a few minutes on 2 cores, ``full`` for a citable result),
+a pre-registered ``decide`` function, and ``run(config, ctx) -> Verdict``. Training runs
+go through the regimes and land in the store, keyed by their own configs, so studies
+share base organisms (one config is trained once).
+
+The study's own folder, ``<store>/study/<name>-<hash>/``, holds ``tables/*.csv``,
+``figures/*.png``, ``verdict.json`` and ``complete.json`` (written last).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regimescope.config import override
+from regimescope.errors import BadInput, choose
+from regimescope.store import RunDir, open_run, write_bytes_atomic, write_json_atomic, write_text_atomic
+from regimescope.studies.verdict import Verdict
+
+SCALES = ("smoke", "quick", "full")
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str  # registry key, e.g. "instruction-tuning"
+    number: str  # claim number in DESIGN.md, e.g. "1" or "3a"
+    claim: str  # the claim as tested
+    source: str  # primary paper(s), with arXiv ids
+    correction: str  # how the primary paper corrects the claim as usually quoted ("" if none)
+    setup: str  # the design in two sentences (organisms, tasks, regimes, instruments)
+    scales: dict[str, Callable[[], Any]]  # scale name -> config factory (a frozen dataclass)
+    run: Callable[[Any, StudyContext], Verdict]  # the experiment; returns the verdict
+
+
+@dataclass
+class StudyContext:
+    run: RunDir  # the study's own folder
+    scale: str  # smoke | quick | full
+    store: str | Path | None  # store root shared with the training runs
+    progress: Callable[[str], None]  # reports a line of progress
+
+    def save_table(self, name: str, frame) -> Path:
+        """Write a pandas DataFrame as ``tables/<name>.csv`` (atomically)."""
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False)
+        return write_text_atomic(self.run.path / "tables" / f"{name}.csv", buffer.getvalue())
+
+    def save_figure(self, name: str, figure, caption: str = "") -> Path:
+        """Write a matplotlib figure as ``figures/<name>.png`` (atomically) and close it;
+        the caption goes to ``figures/captions.json`` for the report."""
+        import matplotlib.pyplot as plt
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+        plt.close(figure)
+        path = write_bytes_atomic(self.run.path / "figures" / f"{name}.png", buffer.getvalue())
+        captions_file = self.run.path / "figures" / "captions.json"
+        captions = json.loads(captions_file.read_text()) if captions_file.is_file() else {}
+        write_json_atomic(captions_file, {**captions, name: caption})
+        return path
+
+
+def study_config(study: Study, scale: str, seeds: int | None = None):
+    """The study's config at ``scale``, with ``seeds`` training seeds if given."""
+    choose("scale", scale, study.scales)
+    config = study.scales[scale]()
+    if seeds is not None:
+        if seeds < 1:
+            raise BadInput(f"seeds must be a positive integer, got {seeds}")
+        config = override(config, seeds=tuple(range(seeds)))
+    return config
+
+
+def run_study(study: Study, scale: str = "quick", seeds: int | None = None, store=None,
+              progress: Callable[[str], None] | None = None) -> tuple[Verdict, RunDir]:
+    """Run ``study`` at ``scale`` (or reuse its finished folder); returns (verdict, folder)."""
+    config = study_config(study, scale, seeds)
+    run = open_run("study", study.name, config, store)
+    if run.is_complete():
+        return load_verdict(run), run
+    started = time.perf_counter()
+    ctx = StudyContext(run=run, scale=scale, store=store, progress=progress or (lambda _: None))
+    verdict = study.run(config, ctx)
+    write_json_atomic(run.path / "study.json", describe(study, scale))
+    write_json_atomic(run.path / "verdict.json", dataclasses.asdict(verdict))
+    run.mark_complete({"verdict": verdict.verdict, "wall_s": time.perf_counter() - started})
+    return verdict, run
+
+
+def describe(study: Study, scale: str) -> dict[str, str]:
+    """What the report needs to know of a study, so it never imports study code."""
+    return {"name": study.name, "number": study.number, "claim": study.claim,
+            "source": study.source, "correction": study.correction, "setup": study.setup,
+            "scale": scale}
+
+
+def load_verdict(run: RunDir) -> Verdict:
+    """The verdict stored in a study folder."""
+    from regimescope.studies.verdict import Decision, Effect
+
+    raw = json.loads((run.path / "verdict.json").read_text())
+    raw["effects"] = [Effect(**{**e, "ci95": tuple(e["ci95"])}) for e in raw["effects"]]
+    raw["parts"] = {k: Decision(**v) for k, v in raw["parts"].items()}
+    return Verdict(**raw)

@@ -1,0 +1,127 @@
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from regimescope.errors import BadInput
+from regimescope.studies import Effect, Study, run_study
+from regimescope.studies.stats import hierarchical_bootstrap
+from regimescope.studies.verdict import Verdict, combine, equivalence_rule, interval_rule
+
+
+@pytest.mark.parametrize(("ci", "expected"), [
+    ((0.10, 0.30), "supports"),
+    ((-0.30, -0.10), "contradicts"),
+    ((-0.05, 0.20), "inconclusive"),
+    ((0.02, 0.04), "inconclusive"),  # positive but not above the support threshold
+])
+def test_interval_rule_reaches_every_verdict(ci, expected):
+    effect = Effect("gain", sum(ci) / 2, ci)
+    assert interval_rule(effect, support_above=0.05, contradict_below=0.0).verdict == expected
+
+
+@pytest.mark.parametrize(("ci", "expected"), [
+    ((-0.02, 0.03), "supports"), ((0.06, 0.20), "contradicts"), ((-0.20, -0.08), "contradicts"),
+    ((0.00, 0.10), "inconclusive"),
+])
+def test_equivalence_rule_reaches_every_verdict(ci, expected):
+    assert equivalence_rule(Effect("gap", sum(ci) / 2, ci), margin=0.05).verdict == expected
+
+
+def test_combine():
+    s, c, i = (interval_rule(Effect("x", 0, ci), 0.05, 0.0) for ci in
+               [(0.1, 0.2), (-0.2, -0.1), (-0.1, 0.1)])
+    assert combine({"a": s, "b": s}).verdict == "supports"
+    assert combine({"a": s, "b": i}).verdict == "inconclusive"
+    assert combine({"a": s, "b": i, "c": c}).verdict == "contradicts"
+
+
+def test_bootstrap_matches_known_spread():
+    rng = np.random.default_rng(0)
+    values = rng.normal(0.0, 1.0, size=(1, 400))  # one seed: ordinary bootstrap of the mean
+    est, (lo, hi) = hierarchical_bootstrap(values, resamples=2000)
+    se = values.std() / np.sqrt(400)
+    assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.15)
+    assert lo < est < hi
+
+
+def test_bootstrap_widens_with_seed_variation():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 0.1, size=(4, 100))
+    same = noise + 0.5
+    shifted = noise + np.array([[0.2], [0.4], [0.6], [0.8]])  # seeds disagree
+    _, (lo1, hi1) = hierarchical_bootstrap(same)
+    _, (lo2, hi2) = hierarchical_bootstrap(shifted)
+    assert (hi2 - lo2) > 5 * (hi1 - lo1)
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    seeds: tuple[int, ...] = (0,)  # training seeds
+    effect: float = 0.2  # the toy's measured effect
+
+
+def toy_run(cfg, ctx):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    calls.append(cfg)
+    ctx.save_table("numbers", pd.DataFrame({"seed": list(cfg.seeds), "value": cfg.effect}))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, cfg.effect])
+    ctx.save_figure("line", fig)
+    effect = Effect("toy gain", cfg.effect, (cfg.effect - 0.1, cfg.effect + 0.1))
+    decision = interval_rule(effect, 0.05, 0.0)
+    return Verdict(study="toy", claim="c", verdict=decision.verdict, reason=decision.reason,
+                   rule="interval above 0.05", effects=[effect], scale=ctx.scale,
+                   seeds=list(cfg.seeds))
+
+
+calls: list = []
+TOY = Study("toy", "0", "a toy claim", "nobody 2026", "", "a toy setup.", {"quick": ToyConfig},
+            toy_run)
+
+
+def test_run_study_writes_folder_and_reuses_it(store):
+    calls.clear()
+    verdict, run = run_study(TOY, "quick", seeds=3)
+    assert verdict.verdict == "supports" and verdict.seeds == [0, 1, 2]
+    assert (run.path / "tables" / "numbers.csv").is_file()
+    assert (run.path / "figures" / "line.png").read_bytes()[:4] == b"\x89PNG"
+    again, run2 = run_study(TOY, "quick", seeds=3)
+    assert run2.path == run.path and len(calls) == 1  # reused, not rerun
+    assert again == verdict
+
+
+def test_run_study_bad_scale_and_seeds(store):
+    with pytest.raises(BadInput, match="unknown scale 'huge'; choose from: quick"):
+        run_study(TOY, "huge")
+    with pytest.raises(BadInput, match="seeds must be a positive integer"):
+        run_study(TOY, "quick", seeds=0)
+
+
+def test_report_renders_from_store_only(store, tmp_path):
+    import json
+
+    from regimescope.cli import main
+
+    run_study(TOY, "quick", seeds=2)
+    out = tmp_path / "out"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert html.count("class='verdict-row'") == 1
+    assert "data:image/png;base64," in html and "toy gain: 0.200 [0.100, 0.300]" in html
+    summary = json.loads((out / "verdicts.json").read_text())
+    assert [(s["name"], s["verdict"], s["seeds"]) for s in summary] == [("toy", "supports", [0, 1])]
+
+
+def test_report_bad_input(tmp_path, capsys):
+    from regimescope.cli import main
+
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "no run store" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "holds no finished studies" in capsys.readouterr().err
