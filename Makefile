@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # for torch>=2.3, so a GPU user's own torch satisfies it.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup browser demo test bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -20,8 +20,14 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/regimescope demo
 
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest
+
+# The report is tested in real headless Chromium (Debian's package; Playwright's own
+# browser download does not work on these machines).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
