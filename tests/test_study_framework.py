@@ -125,3 +125,19 @@ def test_report_bad_input(tmp_path, capsys):
     assert "no run store" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     assert "holds no finished studies" in capsys.readouterr().err
+
+
+def test_demo_runs_every_study_then_reports_and_resumes(store, tmp_path, monkeypatch, capsys):
+    import json
+
+    from regimescope import studies
+    from regimescope.cli import main
+
+    monkeypatch.setattr(studies, "STUDIES", {"toy": TOY})
+    calls.clear()
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out)]) == 0
+    assert json.loads((out / "verdicts.json").read_text())[0]["verdict"] == "supports"
+    assert main(["demo", "--out", str(out)]) == 0  # second run reuses the finished study
+    assert len(calls) == 1 and "(reused)" in capsys.readouterr().out
+    assert main(["demo", "--scale", "huge"]) == 2

@@ -1,73 +1,67 @@
-"""``regimescope demo``: the main job on the embedded default.
+"""``regimescope demo``: the main job — run every registered study, then write the report.
 
-For now (foundation stage) it pretrains a ``small`` organism on the arithmetic task and
-evaluates greedy accuracy on the held-out split against the untrained organism and a
-most-frequent-answer baseline. Later it runs every registered study and writes the report.
+Each study's training runs and its own folder live in the run store, so an interrupted
+demo resumes where it stopped (finished runs are reused, a killed run resumes from its
+last checkpoint). The report and the machine-readable verdict summary go to ``--out``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from regimescope.commands.basics import OUT, Store
-from regimescope.commands.progress import progress_bar
-
-
-def majority_baseline(task, problems: int) -> float:
-    """Accuracy of always answering the most frequent training answer (held-out problems)."""
-    from regimescope.tasks.base import examples
-
-    train_answers = Counter(e.answer for e in examples(task, 2000, "train"))
-    guess = train_answers.most_common(1)[0][0]
-    return sum(e.answer == guess for e in examples(task, problems, "test")) / problems
+from regimescope.commands.progress import STDERR
 
 
 def demo(
-    preset: Annotated[str, typer.Option(help="Organism size.")] = "small",
-    task: Annotated[str, typer.Option(help="Task to pretrain on.")] = "arithmetic",
-    steps: Annotated[int, typer.Option(help="Pretraining steps.")] = 1500,
-    problems: Annotated[int, typer.Option(help="Held-out problems to evaluate.")] = 300,
-    out: Annotated[Path, typer.Option(help="Where to write demo.json.")] = Path("out"),
+    scale: Annotated[str, typer.Option(help="quick (minutes on a laptop CPU) or full.")] = "quick",
+    out: Annotated[Path, typer.Option(help="Folder for report.html and verdicts.json.")] = Path("out"),
     store: Store = None,
 ) -> None:
-    """Pretrain an organism on the embedded default and measure its held-out accuracy."""
-    from regimescope.instruments.accuracy import evaluate
-    from regimescope.organisms import build_organism, load_model
-    from regimescope.organisms import preset as organism_preset
-    from regimescope.regimes.pretrain import PretrainConfig, pretrain, validate
-    from regimescope.store import write_json_atomic
-    from regimescope.tasks import get_task
+    """Run every registered study at SCALE and write an evidence-backed HTML report."""
+    from regimescope.errors import BadInput, choose
+    from regimescope.report import write_report
+    from regimescope.store import store_root
+    from regimescope.studies import STUDIES
 
-    cfg = PretrainConfig(task=task, organism=organism_preset(preset), steps=steps)
-    validate(cfg)
-    the_task = get_task(task)
-    with progress_bar(f"pretrain {task} ({preset})", steps) as advance:
-        run = pretrain(cfg, store, on_step=lambda s, r: advance(s, f"loss {r['loss']:.3f}"))
-    trained, tokenizer = load_model(run.model_dir)
-    untrained, _ = build_organism(cfg.organism, seed=cfg.seed)
-    rows = {}
-    for name, model in (("untrained", untrained), ("pretrained", trained)):
-        with progress_bar(f"eval {name}", problems) as advance:
-            rows[name] = evaluate(model, tokenizer, the_task, "test", problems, progress=advance)
-    baseline = majority_baseline(the_task, problems)
-    show(rows, baseline)
-    write_json_atomic(out / "demo.json", {
-        "run": str(run.path), "task": task, "task_version": the_task.version, "preset": preset,
-        "steps": steps, "problems": problems, "majority_baseline": baseline,
-        "greedy_accuracy": {k: {"accuracy": r.accuracy, "ci95": r.ci95} for k, r in rows.items()},
-        "format_shares": rows["pretrained"].format_shares,
-    })
-    OUT.print(f"run folder: {run.path}\nsummary: {out / 'demo.json'}")
+    choose("scale", scale, ("quick", "full"))
+    if not STUDIES:
+        raise BadInput("no studies are registered; nothing to run")
+    started = time.perf_counter()
+    walls = run_all(STUDIES, scale, store)
+    html_path, json_path = write_report(store_root(store), out, scale, time.perf_counter() - started)
+    show_breakdown(walls, time.perf_counter() - started)
+    OUT.print(f"report: {html_path}\nverdicts: {json_path}")
 
 
-def show(rows, baseline: float) -> None:
-    table = Table("model", "greedy accuracy (held-out)", "95% CI", title="demo")
-    for name, r in rows.items():
-        table.add_row(name, f"{r.accuracy:.3f}", f"[{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]")
-    table.add_row("most-frequent answer", f"{baseline:.3f}", "")
+def run_all(studies, scale: str, store) -> dict[str, tuple[str, float, bool]]:
+    """Run each study with a progress display; (verdict, seconds, reused) per study."""
+    from regimescope.studies.base import run_study, study_folder
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+    results = {}
+    with Progress(*columns, console=STDERR) as bar:
+        overall = bar.add_task(f"studies ({scale})", total=len(studies), info="")
+        for name, study in studies.items():
+            bar.update(overall, info=name)
+            reused = study_folder(study, scale, None, store).is_complete()
+            start = time.perf_counter()
+            verdict, _ = run_study(study, scale, None, store,
+                                   progress=lambda line, n=name: bar.update(overall, info=f"{n}: {line}"))
+            results[name] = (verdict.verdict, time.perf_counter() - start, reused)
+            bar.advance(overall)
+    return results
+
+
+def show_breakdown(walls: dict[str, tuple[str, float, bool]], total: float) -> None:
+    table = Table("study", "verdict", "wall time (s)", title=f"demo: {total:.0f} s in all")
+    for name, (verdict, seconds, reused) in walls.items():
+        table.add_row(name, verdict, f"{seconds:.0f}" + (" (reused)" if reused else ""))
     OUT.print(table)

@@ -81,6 +81,11 @@ def study_config(study: Study, scale: str, seeds: int | None = None):
     return config
 
 
+def study_folder(study: Study, scale: str = "quick", seeds: int | None = None, store=None) -> RunDir:
+    """The store folder of ``study`` at ``scale`` (created empty if new)."""
+    return open_run("study", study.name, study_config(study, scale, seeds), store)
+
+
 def run_study(study: Study, scale: str = "quick", seeds: int | None = None, store=None,
               progress: Callable[[str], None] | None = None) -> tuple[Verdict, RunDir]:
     """Run ``study`` at ``scale`` (or reuse its finished folder); returns (verdict, folder)."""
