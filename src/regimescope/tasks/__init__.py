@@ -4,6 +4,8 @@
 
 - ``arithmetic``: word problems, gold solutions in code / nl / tagged format (equal weights);
 - ``arithmetic-code``, ``arithmetic-nl``, ``arithmetic-tagged``: the same problems, one format;
+- ``arithmetic-code-heavy`` (code 0.6, nl 0.3, tagged 0.1) and ``arithmetic-tagged-heavy``
+  (swapped: 0.1, 0.3, 0.6): the same problems with skewed format proportions;
 - ``countdown``: reach a target from 3 numbers (plan line, then step lines);
 - ``countdown-4``: the same with 4 numbers (a harder planning variant);
 - ``rules``: rule classification with instructions, two held-out rule splits;
@@ -30,6 +32,10 @@ from regimescope.tasks.mix import Mixture, Sequence
 from regimescope.tasks.rules import MODES, RulesConfig, RulesTask, random_baseline, render_prompt
 
 
+def _weighted(name: str, weights: tuple[float, float, float]) -> ArithmeticTask:
+    return ArithmeticTask(ArithmeticConfig(format_weights=weights), name=name)
+
+
 def _single_format(fmt: str) -> ArithmeticTask:
     weights = tuple(float(f == fmt) for f in FORMATS)
     return ArithmeticTask(ArithmeticConfig(format_weights=weights), name=f"arithmetic-{fmt}")
@@ -44,6 +50,8 @@ TASKS: dict[str, Task] = {
     "arithmetic-code": _single_format("code"),
     "arithmetic-nl": _single_format("nl"),
     "arithmetic-tagged": _single_format("tagged"),
+    "arithmetic-code-heavy": _weighted("arithmetic-code-heavy", (0.6, 0.3, 0.1)),
+    "arithmetic-tagged-heavy": _weighted("arithmetic-tagged-heavy", (0.1, 0.3, 0.6)),
     "countdown": _countdown,
     "countdown-4": CountdownTask(CountdownConfig(n_numbers=4), name="countdown-4"),
     "rules": _rules,
