@@ -24,7 +24,7 @@ def latent_base(scale: str, seed: int = 0, task: str = "countdown") -> PretrainC
     (low greedy pass@1, but solved somewhere in many samples), so RL has something to
     surface and pass@k at large k has room above pass@1.
     """
-    steps = {"smoke": 20, "quick": 300, "full": 800}
+    steps = {"smoke": 20, "quick": 400, "full": 400}
     choose("scale", scale, steps)
     return PretrainConfig(task=task, organism=organism_for(scale), steps=steps[scale],
                           batch_size=32, seed=seed, checkpoint_every=100, log_every=10)

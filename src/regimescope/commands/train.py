@@ -1,0 +1,181 @@
+"""Fine-tuning commands: ``sft`` and ``rl``, each from a model folder to a stored run.
+
+The common knobs are options; every other config field is reachable by name with
+``--set field=value`` (dotted for nested configs: ``--set recorder.kl=false``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from regimescope.commands.basics import Store, resolve_model
+from regimescope.commands.progress import progress_bar
+from regimescope.config import override
+from regimescope.errors import BadInput
+
+OUT = Console()
+Tasks = Annotated[
+    list[str], typer.Option("--task", help="Task to train on; repeat for a curriculum.")
+]
+Order = Annotated[str, typer.Option(help="Curriculum of several tasks: sequence or mixture.")]
+Sets = Annotated[
+    list[str] | None, typer.Option("--set", help="Override any config field: name=value.")
+]
+
+
+def parse_value(current: Any, text: str, name: str) -> Any:
+    """``text`` converted to the type of the field's current value (BadInput if it cannot be)."""
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+        if isinstance(current, tuple):
+            kind = type(current[0]) if current else float
+            return tuple(kind(part) for part in text.split(",") if part)
+    except ValueError as error:
+        raise BadInput(f"--set {name}: cannot read {text!r} as {type(current).__name__}") from error
+    return text
+
+
+def field_value(config: Any, dotted: str) -> Any:
+    """The current value of a (dotted) field; BadInput names the valid fields."""
+    value = config
+    for part in dotted.split("."):
+        names = (
+            [f.name for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
+        )
+        if part not in names:
+            raise BadInput(f"unknown config field {dotted!r}; choose from: {', '.join(names)}")
+        value = getattr(value, part)
+    return value
+
+
+def apply_sets(config: Any, sets: list[str] | None) -> Any:
+    """``config`` with each ``name=value`` of ``--set`` applied."""
+    for item in sets or []:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise BadInput(f"--set takes name=value, got {item!r}")
+        value = parse_value(field_value(config, name), text, name)
+        config = override(config, **{name: value})
+    return config
+
+
+def check_out(out: Path | None) -> None:
+    if out is not None and out.exists() and any(out.iterdir()):
+        raise BadInput(f"--out {str(out)!r} exists and is not empty; give a new folder")
+
+
+def report(run, out: Path | None, keys: tuple[str, ...]) -> None:
+    """Print where the run and its model are, and the first/last value of ``keys``."""
+    if out is not None:
+        shutil.copytree(run.model_dir, out)
+    summary = run.summary()
+    OUT.print(f"run: {run.path}\nmodel: {out or run.model_dir}")
+    for key in keys:
+        if f"final_{key}" in summary:
+            OUT.print(f"{key}: {summary[f'first_{key}']:.3f} -> {summary[f'final_{key}']:.3f}")
+
+
+def rl(
+    model: Annotated[str, typer.Argument(help="Start model folder (or a run folder).")],
+    task: Tasks = ["arithmetic"],  # noqa: B006 (typer reads the default)
+    order: Order = "sequence",
+    objective: Annotated[
+        str, typer.Option(help="reinforce, grpo, dr_grpo, psr, nsr, w_reinforce, hicra.")
+    ] = "grpo",
+    steps: Annotated[int, typer.Option(help="RL steps.")] = 100,
+    prompts: Annotated[int, typer.Option(help="Prompts per step.")] = 8,
+    samples: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-4,
+    kl: Annotated[float, typer.Option(help="KL-to-start coefficient.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option(help="Max new tokens per rollout.")] = 64,
+    log_every: Annotated[int, typer.Option(help="One metrics line every N steps.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed for prompts and rollouts.")] = 0,
+    sets: Sets = None,
+    out: Annotated[Path | None, typer.Option(help="Also copy the final model folder here.")] = None,
+    store: Store = None,
+) -> None:
+    """RL from a verifier reward with the chosen objective; reuses or resumes the same run."""
+    from regimescope.regimes.curriculum import CurriculumConfig
+    from regimescope.regimes.recorder import RecorderConfig
+    from regimescope.regimes.rl import RLConfig, resolve
+    from regimescope.regimes.rl import rl as run_rl
+
+    cfg = RLConfig(
+        model=str(resolve_model(model)),
+        curriculum=CurriculumConfig(tuple(task), order),
+        objective=objective,
+        steps=steps,
+        prompts_per_step=prompts,
+        samples_per_prompt=samples,
+        lr=lr,
+        kl_coef=kl,
+        max_new_tokens=max_tokens,
+        seed=seed,
+        recorder=RecorderConfig(every=log_every),
+    )
+    cfg = resolve(apply_sets(cfg, sets))
+    check_out(out)
+    with progress_bar(f"rl {objective} {'+'.join(task)}", cfg.steps) as advance:
+        run = run_rl(
+            cfg, store, on_step=lambda s, r: advance(s, f"reward {r.get('reward', 0):.2f}")
+        )
+    report(run, out, ("reward", "accuracy", "kl_start"))
+
+
+def sft(
+    model: Annotated[str, typer.Argument(help="Start model folder (or a run folder).")],
+    task: Tasks = ["arithmetic"],  # noqa: B006 (typer reads the default)
+    order: Order = "sequence",
+    data: Annotated[
+        str, typer.Option(help="gold targets, or self (rejection fine-tuning).")
+    ] = "gold",
+    prompt_mode: Annotated[
+        str, typer.Option(help="original, simplified, empty, delusive (rules).")
+    ] = "original",
+    rounds: Annotated[int, typer.Option(help="data=self: expert-iteration rounds.")] = 1,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 200,
+    batch_size: Annotated[int, typer.Option(help="Sequences per step.")] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+    log_every: Annotated[int, typer.Option(help="One metrics line every N steps.")] = 10,
+    probe: Annotated[int, typer.Option(help="Held-out prompts scored at each logged step.")] = 32,
+    seed: Annotated[int, typer.Option(help="Seed for data and samples.")] = 0,
+    sets: Sets = None,
+    out: Annotated[Path | None, typer.Option(help="Also copy the final model folder here.")] = None,
+    store: Store = None,
+) -> None:
+    """Supervised fine-tuning (gold, perturbed instructions, or self-SFT); reuses or resumes."""
+    from regimescope.regimes.curriculum import CurriculumConfig
+    from regimescope.regimes.recorder import RecorderConfig
+    from regimescope.regimes.sft import SFTConfig, resolve
+    from regimescope.regimes.sft import sft as run_sft
+
+    cfg = SFTConfig(
+        model=str(resolve_model(model)),
+        curriculum=CurriculumConfig(tuple(task), order),
+        data=data,
+        prompt_mode=prompt_mode,
+        rounds=rounds,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        recorder=RecorderConfig(every=log_every, probe_problems=probe),
+    )
+    cfg = resolve(apply_sets(cfg, sets))
+    check_out(out)
+    with progress_bar(f"sft {data} {'+'.join(task)}", cfg.steps) as advance:
+        run = run_sft(cfg, store, on_step=lambda s, r: advance(s, f"loss {r.get('loss', 0):.3f}"))
+    report(run, out, ("loss", "probe/accuracy", "kl_start"))

@@ -1,0 +1,98 @@
+"""The recorder inside a plain transformers Trainer on a tiny organism (regimes/hf_callback.py)."""
+
+import json
+
+import pytest
+import torch
+
+from regimescope.organisms import build_organism, preset
+from regimescope.regimes.recorder import RecorderConfig
+from regimescope.tasks import get_task
+from regimescope.tasks.encode import encode_example
+
+pytest.importorskip("accelerate", reason="transformers' Trainer needs accelerate")
+from transformers import Trainer, TrainingArguments  # noqa: E402
+
+from regimescope.regimes.hf_callback import DynamicsCallback  # noqa: E402
+
+
+class Encoded(torch.utils.data.Dataset):
+    """Countdown examples as fixed-length next-token examples with completion-only labels."""
+
+    def __init__(self, tokenizer, n: int = 16, width: int = 48, start: int = 0):
+        task = get_task("countdown")
+        self.rows, self.classes = [], []
+        for i in range(start, start + n):
+            enc = encode_example(tokenizer, task.example(i))
+            ids = (enc.input_ids + [tokenizer.pad_token_id] * width)[:width]
+            keep = (enc.completion_mask + [0] * width)[:width]
+            labels = [t if k else -100 for t, k in zip(ids, keep, strict=True)]
+            self.rows.append({"input_ids": torch.tensor(ids), "labels": torch.tensor(labels)})
+            self.classes.append(torch.tensor((enc.class_ids + [-1] * width)[:width]))
+
+    def probe(self) -> dict:
+        """All rows as one batch, with token classes (which the Trainer's batches lack)."""
+        batch = {key: torch.stack([row[key] for row in self.rows]) for key in self.rows[0]}
+        return batch | {"class_ids": torch.stack(self.classes)}
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+
+def train(tmp_path, callbacks, steps: int = 4):
+    model, tokenizer = build_organism(preset("nano"), seed=0)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "trainer"),
+        max_steps=steps,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        logging_steps=2,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=0,
+        data_seed=0,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=Encoded(tokenizer), callbacks=callbacks)
+    trainer.train()
+    return [h["loss"] for h in trainer.state.log_history if "loss" in h]
+
+
+def test_callback_records_dynamics_of_a_plain_trainer_run(tmp_path):
+    _, tokenizer = build_organism(preset("nano"))
+    probe = Encoded(tokenizer, n=8, start=100).probe()
+    callback = DynamicsCallback(tmp_path / "dyn", RecorderConfig(every=2), probe=probe)
+    losses = train(tmp_path, [callback])
+    lines = [json.loads(x) for x in (tmp_path / "dyn" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [2, 4]
+    last = lines[-1]
+    for key in (
+        "update_ratio/layer_0",
+        "changed_fp32",
+        "changed_bf16",
+        "weight_norm",
+        "entropy",
+        "entropy/plan",
+        "entropy/exec",
+        "kl_start",
+        "grad_norm_clipped",
+        "trainer/loss",
+    ):
+        assert key in last, key
+    assert last["changed_fp32"] > 0.5 and 0 < last["update_ratio/layer_0"] < 1
+    assert last["kl_start"] > lines[0]["kl_start"] > 0
+    assert 0 < last["entropy"] < torch.log(torch.tensor(100.0)).item()
+    assert last["trainer/loss"] == pytest.approx(losses[-1])
+
+
+def test_callback_does_not_change_the_training(tmp_path):
+    plain = train(tmp_path / "plain", [])
+    watched = train(
+        tmp_path / "watched", [DynamicsCallback(tmp_path / "m.jsonl", RecorderConfig(every=1))]
+    )
+    assert plain == watched
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 4
