@@ -1,0 +1,179 @@
+"""What changed between two chunks of weights, under every precision view at once.
+
+For base weights w and tuned weights w' (both read as fp32) and Δ = w' − w, a chunk of
+n elements gives counts (units: numbers of elements; fractions are taken later):
+
+- ``changed_fp32``  = #{Δ ≠ 0}. This is a value comparison, so −0 equals +0; a Δ that is
+  NaN (from inf or NaN weights) counts as changed.
+- ``changed_bf16``  = #{bf16(w) ≠ bf16(w')}, where bf16 rounds to nearest, ties to even
+  (torch ``.to(torch.bfloat16)``). This is the view of arXiv 2505.11711, whose code
+  loads both checkpoints in bf16. Values are compared, so ±0 are equal; non-finite weights
+  are compared bitwise.
+- ``changed_atol[τ]`` = #{|Δ| > τ or Δ is NaN}, the complement of
+  ``torch.isclose(Δ, 0, atol=τ, rtol=0)`` as used in the same code.
+- ``invisible_pred`` = #{Δ ≠ 0 and |Δ| < h(w)}: changes that bf16 is *predicted* not to
+  represent. Here h(w) = ulp_bf16(|w|) / 2 = 2^(e − 8), where e = floor(log2 |w|) is
+  the fp32 exponent of w and bf16 keeps 7 mantissa bits. For w = 0 and fp32 subnormals, e
+  is taken as −126 (bf16 shares fp32's subnormal spacing, 2^−133), so h = 2^−134. This is
+  the |w|·2^−8 threshold of PULSE (arXiv 2602.03839) and RL's Razor (arXiv 2509.04259),
+  made exact per binade.
+- ``delta_sq`` = Σ Δ², ``weight_sq`` = Σ w² (over finite values; unit: squared weight).
+- ``nonfinite`` = #{w or w' is inf or NaN}.
+
+``invisible_pred`` is a prediction, not a measurement. bf16(w) = bf16(w + Δ) exactly when
+both fall in the same rounding cell, which is one ulp wide. A change smaller than half
+an ulp can still cross a cell edge if w sits near it (or if w is a power of two and
+moves toward zero, where the cell below is half as wide). A change of up to a whole ulp
+can stay inside a cell if w sits at the far side. If w lies uniformly within its cell,
+P(invisible | |Δ|) = max(0, 1 − |Δ|/ulp), so half an ulp is the median break-even
+point. The measured share, 1 − changed_bf16 / changed_fp32, is the truth for the
+checkpoint at hand; the prediction says how much of it the update *sizes* explain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+HALF_ULP_SCALE = np.float32(2.0**-8)  # 2^(e − 127) · 2^−8 = half a bf16 ulp at exponent e
+EXPONENT_MASK = 0x7F800000  # fp32 biased-exponent bits
+SIGN_ONLY = np.int16(-32768)  # 0x8000: two bf16 bit patterns that differ in the sign alone
+
+
+def count(flags: np.ndarray) -> int:
+    """Number of true (non-zero) elements, as a Python int."""
+    return int(np.count_nonzero(flags))
+
+
+@dataclass(frozen=True)
+class PanelCounts:
+    params: int  # elements compared
+    changed_fp32: int  # Δ ≠ 0
+    changed_bf16: int  # bf16(w) ≠ bf16(w')
+    changed_atol: tuple[int, ...]  # |Δ| > τ, one per tolerance, in config order
+    invisible_pred: int  # Δ ≠ 0 and |Δ| < half a bf16 ulp of w
+    delta_sq: float  # Σ Δ² over finite values
+    weight_sq: float  # Σ w² over finite values (base weights)
+    nonfinite: int  # elements where w or w' is inf or NaN
+
+    def __add__(self, other: PanelCounts) -> PanelCounts:
+        atol = tuple(a + b for a, b in zip(self.changed_atol, other.changed_atol, strict=True))
+        return PanelCounts(
+            self.params + other.params,
+            self.changed_fp32 + other.changed_fp32,
+            self.changed_bf16 + other.changed_bf16,
+            atol,
+            self.invisible_pred + other.invisible_pred,
+            self.delta_sq + other.delta_sq,
+            self.weight_sq + other.weight_sq,
+            self.nonfinite + other.nonfinite,
+        )
+
+    @staticmethod
+    def zero(tolerances: int) -> PanelCounts:
+        return PanelCounts(0, 0, 0, (0,) * tolerances, 0, 0.0, 0.0, 0)
+
+
+class Workspace:
+    """Scratch arrays for one worker, reused across chunks of up to ``size`` elements.
+
+    ``masks[j, 0]`` and ``masks[j, 1]`` hold the fp32 and bf16 changed-masks of tuned
+    checkpoint j for the current chunk; they feed the embedding-row and overlap counts.
+    """
+
+    def __init__(self, size: int, tuned: int):
+        self.base = np.empty(size, np.float32)  # w
+        self.tuned = np.empty(size, np.float32)  # w'
+        self.delta = np.empty(size, np.float32)  # Δ, when the caller keeps no full Δ
+        self.abs_delta = np.empty(size, np.float32)  # |Δ|
+        self.half_ulp = np.empty(size, np.float32)  # h(w)
+        self.flag = np.empty(size, bool)  # scratch comparison result
+        self.base_bf16 = torch.empty(size, dtype=torch.bfloat16)  # bf16(w)
+        self.tuned_bf16 = torch.empty(size, dtype=torch.bfloat16)  # bf16(w')
+        self.xor = np.empty(size, np.int16)  # bit-pattern difference of the bf16 views
+        self.masks = np.empty((tuned, 2, size), bool)  # (tuned, view, element)
+
+
+def half_bf16_ulp(weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """h(w) = 2^(max(E, 1) − 135) for the fp32 biased exponent E of each weight (fp32).
+
+    >>> half_bf16_ulp(np.array([1.0, 0.02, 0.0], np.float32)).tolist() == [2**-8, 2**-14, 2**-134]
+    True
+    """
+    out = np.empty_like(weights) if out is None else out
+    bits = np.bitwise_and(weights.view(np.int32), EXPONENT_MASK, out=out.view(np.int32))  # E << 23
+    torch.from_numpy(bits).clamp_min_(1 << 23)  # E = 0 (zero, subnormal) -> 1: subnormal spacing
+    return np.multiply(out, HALF_ULP_SCALE, out=out)  # 2^(E − 127) · 2^−8, exact (power of two)
+
+
+def prepare_base(space: Workspace, n: int) -> float:
+    """Fill the base-side views of ``space`` for its first n elements; return Σ w²."""
+    weights = space.base[:n]
+    space.base_bf16[:n].copy_(torch.from_numpy(weights))  # round to nearest even
+    half_bf16_ulp(weights, out=space.half_ulp[:n])
+    as_torch = torch.from_numpy(weights)
+    return float(torch.dot(as_torch, as_torch))
+
+
+def tuned_panel(
+    space: Workspace,
+    n: int,
+    delta: np.ndarray,
+    tolerances: Sequence[float],
+    masks: np.ndarray,
+    weight_sq: float,
+) -> PanelCounts:
+    """Counts for the tuned chunk in ``space.tuned[:n]`` against the prepared base.
+
+    Writes Δ into ``delta`` (n,) and the changed-masks into ``masks`` (2, n): fp32, bf16.
+    """
+    base, tuned = space.base[:n], space.tuned[:n]
+    with np.errstate(invalid="ignore", over="ignore"):  # inf − inf is NaN, counted below
+        np.subtract(tuned, base, out=delta)  # Δ = w' − w
+    changed = count(np.not_equal(delta, 0, out=masks[0]))
+    as_torch = torch.from_numpy(delta)
+    delta_sq = float(torch.dot(as_torch, as_torch))
+    abs_delta = np.abs(delta, out=space.abs_delta[:n])
+    largest = float(abs_delta.max()) if changed else 0.0  # NaN if any Δ is NaN: no pass skipped
+    atol = tuple(_count_above(abs_delta, tol, space.flag[:n], largest) for tol in tolerances)
+    below = count(np.less(abs_delta, space.half_ulp[:n], out=space.flag[:n]))
+    invisible = below - (n - changed)  # h(w) > 0, so every unchanged element is below it
+    changed_bf16 = _bf16_changes(space, n, masks[1])
+    nonfinite = 0
+    if not (math.isfinite(delta_sq) and math.isfinite(weight_sq)):
+        nonfinite, delta_sq, weight_sq = _nonfinite(base, tuned, delta)
+        nan_delta = count(np.isnan(delta))  # like ~isclose(Δ, 0): NaN is beyond every τ
+        atol = tuple(a + nan_delta for a in atol)
+    return PanelCounts(n, changed, changed_bf16, atol, invisible, delta_sq, weight_sq, nonfinite)
+
+
+def _count_above(abs_delta: np.ndarray, tol: float, scratch: np.ndarray, largest: float) -> int:
+    """#{|Δ| > tol}; no pass needed when even the largest |Δ| is not above ``tol``."""
+    return count(np.greater(abs_delta, tol, out=scratch)) if not largest <= tol else 0
+
+
+def _bf16_changes(space: Workspace, n: int, mask: np.ndarray) -> int:
+    """#{bf16(w) ≠ bf16(w')} by value, with the mask written into ``mask`` (n,)."""
+    space.tuned_bf16[:n].copy_(torch.from_numpy(space.tuned[:n]))  # round to nearest even
+    base16 = space.base_bf16[:n].view(torch.int16).numpy()
+    tuned16 = space.tuned_bf16[:n].view(torch.int16).numpy()
+    xor = np.bitwise_xor(base16, tuned16, out=space.xor[:n])
+    changed = count(np.not_equal(xor, 0, out=mask))
+    if changed and count(np.equal(xor, SIGN_ONLY, out=space.flag[:n])):  # rare: sign flip alone
+        sign_only = np.flatnonzero(space.flag[:n])
+        signed_zero = sign_only[np.bitwise_and(base16[sign_only], 0x7FFF) == 0]  # +0 vs −0: equal
+        mask[signed_zero] = False
+        changed -= signed_zero.size
+    return changed
+
+
+def _nonfinite(base: np.ndarray, tuned: np.ndarray, delta: np.ndarray) -> tuple[int, float, float]:
+    """(#non-finite elements, Σ Δ², Σ w²) with the sums over finite values only."""
+    bad = count(~np.isfinite(base) | ~np.isfinite(tuned))
+    finite_delta = np.where(np.isfinite(delta), delta, 0).astype(np.float64)
+    finite_base = np.where(np.isfinite(base), base, 0).astype(np.float64)
+    return bad, float(finite_delta @ finite_delta), float(finite_base @ finite_base)
