@@ -48,6 +48,9 @@ def _register() -> None:
     app.command("study")(study.study)
     app.command("report")(report.report)
     app.command("diff")(diff.diff)
+    from regimescope.commands import passk
+
+    app.command("passk")(passk.passk)
 
 
 def _offline_and_quiet() -> None:

@@ -6,13 +6,14 @@ prompt, and attention is split in two (cascade attention, as in Hydragen, Juravs
 al. 2024, arXiv 2402.05099):
 
     prefix part:    the queries of all rows of a prompt, stacked, against the prompt's
-                    keys, one matrix product per prompt;  -> out_p, lse_p
-    generated part: each row's query against its own generated keys;  -> out_g, lse_g
-    combined:       out = w * out_p + (1 - w) * out_g,  w = sigmoid(lse_p - lse_g)
+                    keys, one matrix product per prompt -> o_p = sum exp(s - m_p) v,
+                    z_p = sum exp(s - m_p), m_p = max s  (s: scaled scores)
+    generated part: each row's query against its own generated keys -> o_g, z_g, m_g
+    combined:       out = (a_p o_p + a_g o_g) / (a_p z_p + a_g z_g),  a = exp(m - max(m_p, m_g))
 
-which is exactly softmax attention over [prompt; generated] (lse = log-sum-exp of the
-scaled scores). Generated keys and values live in buffers preallocated for
-``max_new_tokens``, so no step concatenates or copies a cache.
+which is exactly softmax attention over [prompt; generated], computed in float32.
+Generated keys and values live in buffers preallocated for ``max_new_tokens``, so no
+step concatenates or copies a cache.
 
 It plugs into any transformers model that dispatches attention through
 ``AttentionInterface`` (``model.set_attn_implementation``), for the model types in
@@ -52,6 +53,8 @@ class PrefixState:
 
     def __init__(self, pad_mask: torch.Tensor, max_new_tokens: int):
         self.pad_mask = pad_mask.bool()  # [prompts, prompt len], False on left padding
+        bias = torch.zeros(pad_mask.shape, device=pad_mask.device)  # [prompts, prompt len]
+        self.pad_bias = bias.masked_fill_(~self.pad_mask, float("-inf"))[:, None, None, :]
         self.max_new_tokens = max_new_tokens
         self.prefix: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> K, V
         self.generated: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> K, V
@@ -59,6 +62,7 @@ class PrefixState:
         self.decoding = False  # False while the prompts run, True once rows decode
         self.slot = self.pos = torch.empty(0, dtype=torch.long)
         self.group = 0  # most rows any prompt has
+        self.dense = False  # every prompt has ``group`` rows: stack by a view, no scatter
 
     def start_decoding(self, slot: torch.Tensor) -> None:
         """Switch from the prompt pass to decoding rows; ``slot``: [rows] prompt of each row."""
@@ -67,13 +71,21 @@ class PrefixState:
 
     def keep_rows(self, slot: torch.Tensor, keep: torch.Tensor) -> None:
         """Keep rows ``keep`` (indices into the current rows); ``slot``: [kept rows]."""
-        for layer, (keys, values) in self.generated.items():
-            self.generated[layer] = (keys[keep], values[keep])
+        used = self.length
+        for layer, (keys, values) in self.generated.items():  # copy only the filled steps
+            new_k, new_v = (
+                keys.new_zeros(len(keep), *keys.shape[1:]),
+                torch.zeros_like(values[keep]),
+            )
+            new_k[..., :used] = keys[keep, ..., :used]  # [kept, Hkv, D, max_new]
+            new_v[..., :used, :] = values[keep, ..., :used, :]  # [kept, Hkv, max_new, D]
+            self.generated[layer] = (new_k, new_v)
         counts = torch.bincount(slot, minlength=self.pad_mask.shape[0])  # [prompts]
         starts = counts.cumsum(0) - counts  # first row of each prompt (rows grouped by prompt)
         self.slot = slot
         self.pos = torch.arange(slot.numel(), device=slot.device) - starts[slot]
         self.group = int(counts.max())
+        self.dense = bool(counts.min() == self.group)  # rows form a full [prompts, group] grid
 
     def step_done(self) -> None:
         """Every layer has stored this step's keys: advance the generated length."""
@@ -108,11 +120,31 @@ def _prompt_attention(state: PrefixState, query, key, value, scaling) -> torch.T
     return out.transpose(1, 2)  # [P, L, H, D]
 
 
-def _partial(scores: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax-weighted values and the log-sum-exp of ``scores`` (the last dim is keys)."""
-    lse = torch.logsumexp(scores, dim=-1)  # [..., queries]
-    out = torch.softmax(scores, dim=-1).to(values.dtype) @ values  # [..., queries, D]
-    return out, lse
+def _partial(scores: torch.Tensor, values: torch.Tensor):
+    """Unnormalised softmax attention: (exp(s - max) @ values, sum of exp(s - max), max).
+
+    scores: [..., queries, keys] (consumed in place); values: [..., keys, D].
+    """
+    top = scores.amax(dim=-1, keepdim=True)  # [..., queries, 1]
+    weights = scores.sub_(top).exp_()  # [..., queries, keys]
+    return weights @ values, weights.sum(dim=-1, keepdim=True), top
+
+
+def _stack(state: PrefixState, rows: torch.Tensor) -> torch.Tensor:
+    """Row tensor [R, ...] -> per-prompt stack [P, group, ...] (zeros in empty places)."""
+    prompts = state.pad_mask.shape[0]
+    if state.dense:
+        return rows.view(prompts, state.group, *rows.shape[1:])
+    stacked = rows.new_zeros(prompts, state.group, *rows.shape[1:])
+    stacked[state.slot, state.pos] = rows
+    return stacked
+
+
+def _unstack(state: PrefixState, stacked: torch.Tensor) -> torch.Tensor:
+    """Per-prompt stack [P, group, ...] -> row tensor [R, ...]."""
+    if state.dense:
+        return stacked.reshape(-1, *stacked.shape[2:])
+    return stacked[state.slot, state.pos]
 
 
 def _decode_attention(state: PrefixState, layer: int, query, key, value, scaling):
@@ -121,32 +153,32 @@ def _decode_attention(state: PrefixState, layer: int, query, key, value, scaling
     prefix_k, prefix_v = state.prefix[layer]  # [P, Hkv, Lp, D] each
     prompts, kv_heads, _, _ = prefix_k.shape
     groups = heads // kv_heads
-    if layer not in state.generated:
-        shape = (rows, kv_heads, state.max_new_tokens, dim)
-        state.generated[layer] = (key.new_zeros(shape), value.new_zeros(shape))
-    gen_k, gen_v = state.generated[layer]  # [R, Hkv, max_new, D] each
-    gen_k[:, :, state.length] = key[:, :, 0]
+    if layer not in state.generated:  # keys stored transposed, ready for q @ k
+        f32, steps = {"dtype": torch.float32, "device": key.device}, state.max_new_tokens
+        new_k = torch.zeros(rows, kv_heads, dim, steps, **f32)
+        state.generated[layer] = (new_k, torch.zeros(rows, kv_heads, steps, dim, **f32))
+    gen_k, gen_v = state.generated[layer]  # [R, Hkv, D, max_new], [R, Hkv, max_new, D]
+    gen_k[..., state.length] = key[:, :, 0]
     gen_v[:, :, state.length] = value[:, :, 0]
-    q = query[:, :, 0].reshape(rows, kv_heads, groups, dim).float()  # [R, Hkv, G, D]
+    q = query[:, :, 0].float().reshape(rows, kv_heads, groups, dim) * scaling  # [R, Hkv, G, D]
 
     # prompt part: stack each prompt's row queries, one product per prompt
-    stacked = q.new_zeros(prompts, state.group, kv_heads, groups, dim)  # [P, m, Hkv, G, D]
-    stacked[state.slot, state.pos] = q
-    stacked = stacked.permute(0, 2, 1, 3, 4).reshape(prompts, kv_heads, -1, dim)  # [P, Hkv, mG, D]
-    scores = stacked @ prefix_k.float().transpose(-1, -2) * scaling  # [P, Hkv, mG, Lp]
-    scores = scores.masked_fill(~state.pad_mask[:, None, None, :], float("-inf"))
-    out_p, lse_p = _partial(scores, prefix_v.float())  # [P, Hkv, mG, D], [P, Hkv, mG]
-    out_p = out_p.view(prompts, kv_heads, state.group, groups, dim).transpose(1, 2)
-    lse_p = lse_p.view(prompts, kv_heads, state.group, groups).transpose(1, 2)
-    out_p, lse_p = out_p[state.slot, state.pos], lse_p[state.slot, state.pos]  # [R, Hkv, G, *]
+    stacked = _stack(state, q).permute(0, 2, 1, 3, 4)  # [P, Hkv, m, G, D]
+    stacked = stacked.reshape(prompts, kv_heads, -1, dim)  # [P, Hkv, mG, D]
+    scores = (stacked @ prefix_k.transpose(-1, -2)).add_(state.pad_bias)  # [P, Hkv, mG, Lp]
+    out_p, sum_p, top_p = (
+        _unstack(state, t.view(prompts, kv_heads, state.group, groups, -1).transpose(1, 2))
+        for t in _partial(scores, prefix_v)
+    )  # [R, Hkv, G, D], [R, Hkv, G, 1] x 2
 
     # generated part: each row against its own keys, steps 0 .. length
     used = state.length + 1
-    scores = q @ gen_k[:, :, :used].float().transpose(-1, -2) * scaling  # [R, Hkv, G, used]
-    out_g, lse_g = _partial(scores, gen_v[:, :, :used].float())  # [R, Hkv, G, D], [R, Hkv, G]
+    scores = q @ gen_k[..., :used]  # [R, Hkv, G, used]
+    out_g, sum_g, top_g = _partial(scores, gen_v[:, :, :used])  # [R, Hkv, G, D], [R, Hkv, G, 1]
 
-    weight = torch.sigmoid(lse_p - lse_g).unsqueeze(-1)  # [R, Hkv, G, 1] share of the prompt
-    out = weight * out_p + (1 - weight) * out_g  # [R, Hkv, G, D]
+    top = torch.maximum(top_p, top_g)  # [R, Hkv, G, 1]
+    scale_p, scale_g = (top_p - top).exp_(), (top_g - top).exp_()
+    out = (out_p * scale_p + out_g * scale_g) / (sum_p * scale_p + sum_g * scale_g)
     return out.reshape(rows, 1, heads, dim).to(query.dtype)  # [R, 1, H, D]
 
 
@@ -158,7 +190,7 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
     scaling = scaling if scaling is not None else query.shape[-1] ** -0.5
     layer = module.layer_idx
     if not state.decoding:
-        state.prefix[layer] = (key, value)
+        state.prefix[layer] = (key.float(), value.float())  # float32 for the decode math
         return _prompt_attention(state, query, key, value, scaling), None
     return _decode_attention(state, layer, query, key, value, scaling), None
 

@@ -1,10 +1,17 @@
-"""The shared sampler: n completions per prompt, with the prompt's KV cache shared by the n.
+"""The shared sampler: n completions per prompt, the prompt's forward pass done once.
 
-Every prompt is run through the model once; its cache is then copied to the rows of its
-n continuations (``Cache.batch_select_indices`` with repeated indices), and the rows are
-decoded together with the cache under ``torch.inference_mode``. Prompts of a batch are
-left-padded (attention mask plus explicit position ids), sorted by length so that padding
-is rare, and rows that emit EOS leave the batch so compute shrinks as samples finish.
+Prompts of a batch are left-padded (attention mask plus explicit position ids), sorted by
+length so that padding is rare, and run through the model once. Their n continuations
+are then decoded together under ``torch.inference_mode``, reading the prompt's keys and
+values in one of two ways:
+
+- shared (``prefix_attention``, for Llama-like models): one copy per prompt, read by all
+  its rows through cascade attention; generated keys go to preallocated buffers;
+- copied (any Hugging Face causal LM): the prompt's ``DynamicCache`` is copied to its rows
+  (``batch_select_indices`` with repeated indices) and grows by concatenation.
+
+Rows that emit EOS leave the batch (once a quarter of it has ended), so compute shrinks
+as samples finish.
 
 Randomness is counter-based: the uniform that picks the token of (prompt i, sample j,
 step t) is a hash of (seed, i, j, t), and the token is its inverse-CDF draw from the
@@ -17,6 +24,7 @@ any Hugging Face causal LM, and a vLLM backend can fill it on a GPU.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +33,7 @@ from typing import Protocol
 import torch
 from transformers import DynamicCache
 
+from regimescope import prefix_attention
 from regimescope.errors import BadInput
 from regimescope.tasks.encode import encode_prompt
 
@@ -38,7 +47,7 @@ class SamplingConfig:
     top_p: float = 1.0  # nucleus sampling mass, 1.0 = off
     max_new_tokens: int = 64  # generation stops at EOS or after this many tokens
     seed: int = 0  # the same seed and config give the same samples
-    batch_size: int = 256  # rows (prompt x sample) decoded together
+    batch_size: int = 0  # rows (prompt x sample) decoded together; 0 = sized by auto_rows()
 
 
 @dataclass(frozen=True)
@@ -147,23 +156,25 @@ class _Chunk:
 def plan_batches(lengths: Sequence[int], n: int, batch_size: int) -> list[list[_Chunk]]:
     """Pack the n rows of every prompt into batches of at most ``batch_size`` rows.
 
-    Prompts go in order of length (less left padding); a prompt with more samples than
-    fit is split across batches, each chunk sharing one prefill.
+    A prompt's rows are cut into chunks of ``batch_size`` (full chunks first, each a batch
+    of its own); the other chunks are packed whole, in order of prompt length (less left
+    padding), so a batch usually holds equal chunks: a dense [prompts, rows] grid.
     """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    chunks = [
+        _Chunk(p, first, min(batch_size, n - first))
+        for p in order
+        for first in range(0, n, batch_size)
+    ]
+    chunks.sort(key=lambda c: c.count < batch_size)  # stable: full chunks first, order kept
     batches: list[list[_Chunk]] = []
-    current: list[_Chunk] = []
-    rows = 0
-    for prompt in sorted(range(len(lengths)), key=lambda i: (lengths[i], i)):
-        first = 0
-        while first < n:
-            count = min(n - first, batch_size - rows)
-            current.append(_Chunk(prompt, first, count))
-            rows, first = rows + count, first + count
-            if rows == batch_size:
-                batches.append(current)
-                current, rows = [], 0
-    if current:
-        batches.append(current)
+    rows = batch_size
+    for chunk in chunks:
+        if rows + chunk.count > batch_size:
+            batches.append([])
+            rows = 0
+        batches[-1].append(chunk)
+        rows += chunk.count
     return batches
 
 
@@ -181,40 +192,70 @@ def _left_pad(ids: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]
     return input_ids.to(device), mask.to(device)
 
 
-def _cache_keyword(model) -> str:
+@functools.cache
+def _cache_keyword(model_class: type) -> str:
     """``cache`` in transformers >= 5.2x; ``past_key_values`` in older releases."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    parameters = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
-def _forward(model, tokens, mask, positions, cache) -> torch.Tensor:
-    """Last-position logits [rows, vocab] of ``tokens`` [rows, len], extending ``cache``."""
+def _forward(model, tokens, positions, mask=None, cache=None) -> torch.Tensor:
+    """Last-position logits [rows, vocab] of ``tokens`` [rows, len] (extending ``cache``)."""
+    extra = (
+        {"attention_mask": mask, _cache_keyword(type(model)): cache} if cache is not None else {}
+    )
     out = model(
         input_ids=tokens,
-        attention_mask=mask,
         position_ids=positions,
-        use_cache=True,
+        use_cache=cache is not None,
         logits_to_keep=1,
-        **{_cache_keyword(model): cache},
+        **extra,
     )
     return out.logits[:, -1, :]
 
 
+# ---------------------------------------------------------------- decoding backends
+
+
+class _CopiedCache:
+    """Any causal LM: each prompt's DynamicCache is copied to its rows after one pass."""
+
+    def __init__(self, model, input_ids, mask, positions, expand):
+        self.model, self.cache = model, DynamicCache(config=model.config)
+        logits = _forward(model, input_ids, positions, mask, self.cache)  # [prompts, vocab]
+        self.cache.batch_select_indices(expand)  # [prompts, ...] -> [rows, ...]
+        self.logits, self.mask = logits[expand], mask[expand]  # [rows, vocab], [rows, len]
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Logits [rows, vocab] after feeding ``tokens`` [rows] at ``positions`` [rows]."""
+        self.mask = torch.cat([self.mask, self.mask.new_ones(self.mask.shape[0], 1)], dim=-1)
+        return _forward(self.model, tokens[:, None], positions[:, None], self.mask, self.cache)
+
+    def keep(self, keep: torch.Tensor) -> None:
+        """Drop every row not in ``keep`` (indices into the current rows)."""
+        self.cache.batch_select_indices(keep)
+        self.mask = self.mask[keep]
+
+
+class _SharedPrefix:
+    """Supported models: one copy of each prompt's keys, read by all its rows."""
+
+    def __init__(self, model, state, input_ids, positions, expand):
+        self.model, self.state = model, state
+        logits = _forward(model, input_ids, positions)  # [prompts, vocab]; stores prompt K, V
+        state.start_decoding(expand)
+        self.logits = logits[expand]  # [rows, vocab]
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        logits = _forward(self.model, tokens[:, None], positions[:, None])
+        self.state.step_done()
+        return logits
+
+    def keep(self, keep: torch.Tensor) -> None:
+        self.state.keep_rows(self.state.slot[keep], keep)
+
+
 # ---------------------------------------------------------------- decoding
-
-
-def _prefill(model, prompt_ids, chunks, device):
-    """Run each prompt of a batch once; copy its cache, logits and mask to its rows.
-
-    Returns (cache, logits [rows, vocab], mask [rows, longest], next position [rows]).
-    """
-    input_ids, mask = _left_pad([prompt_ids[c.prompt] for c in chunks], device)
-    positions = (mask.cumsum(dim=-1) - 1).clamp_(min=0)  # [prompts, longest]
-    cache = DynamicCache(config=model.config)
-    logits = _forward(model, input_ids, mask, positions, cache)  # [prompts, vocab]
-    counts = torch.tensor([c.count for c in chunks], device=device)
-    expand = torch.repeat_interleave(torch.arange(len(chunks), device=device), counts)  # [rows]
-    cache.batch_select_indices(expand)  # each prompt's cache copied to its rows
-    return cache, logits[expand], mask[expand], positions[expand, -1] + 1
 
 
 def _row_keys(chunks, seed: int, device) -> torch.Tensor:
@@ -225,13 +266,28 @@ def _row_keys(chunks, seed: int, device) -> torch.Tensor:
 
 
 def _decode_batch(model, prompt_ids, chunks, config, eos_id, progress):
-    """Generated ids [rows, max_new_tokens] (-1 after the end) and EOS flags [rows].
+    """Generated ids [rows, max_new_tokens] (-1 after the end) and EOS flags [rows]."""
+    device = next(model.parameters()).device
+    input_ids, mask = _left_pad([prompt_ids[c.prompt] for c in chunks], device)
+    positions = (mask.cumsum(dim=-1) - 1).clamp_(min=0)  # [prompts, longest]
+    counts = torch.tensor([c.count for c in chunks], device=device)
+    expand = torch.repeat_interleave(torch.arange(len(chunks), device=device), counts)  # [rows]
+    if not prefix_attention.supports(model):
+        backend = _CopiedCache(model, input_ids, mask, positions, expand)
+        return _decode_rows(backend, positions[expand, -1] + 1, chunks, config, eos_id, progress)
+    state = prefix_attention.PrefixState(mask, config.max_new_tokens)
+    with prefix_attention.shared_prefix(model, state):
+        backend = _SharedPrefix(model, state, input_ids, positions, expand)
+        return _decode_rows(backend, positions[expand, -1] + 1, chunks, config, eos_id, progress)
+
+
+def _decode_rows(backend, next_pos, chunks, config, eos_id, progress):
+    """The decoding loop over a batch's rows; ``next_pos`` [rows] is each row's next position.
 
     Rows that end stay in the batch (computing ignored tokens) until a quarter of the
-    batch has ended; then the batch and its cache are compacted to the live rows.
+    batch has ended; then the batch and its keys and values are compacted to live rows.
     """
-    device = next(model.parameters()).device
-    cache, logits, mask, next_pos = _prefill(model, prompt_ids, chunks, device)
+    device, logits = next_pos.device, backend.logits
     keys = _row_keys(chunks, config.seed, device)  # [rows]
     total = keys.numel()
     out = torch.full((total, config.max_new_tokens), -1, dtype=torch.long, device=device)
@@ -251,12 +307,11 @@ def _decode_batch(model, prompt_ids, chunks, config, eos_id, progress):
             break
         if 4 * int((~live).sum()) >= live.numel():
             keep = live.nonzero().squeeze(-1)  # [live rows]
-            rows, keys, tokens, mask, next_pos, live = (
-                t[keep] for t in (rows, keys, tokens, mask, next_pos, live)
+            rows, keys, tokens, next_pos, live = (
+                t[keep] for t in (rows, keys, tokens, next_pos, live)
             )
-            cache.batch_select_indices(keep)
-        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=-1)  # [batch, len + 1]
-        logits = _forward(model, tokens[:, None], mask, next_pos[:, None], cache)
+            backend.keep(keep)
+        logits = backend.step(tokens, next_pos)
         next_pos = next_pos + 1
     if progress is not None and live.any():
         progress(int(live.sum()))
@@ -277,14 +332,31 @@ def _completions(tokenizer, out: torch.Tensor, finished: torch.Tensor, eos_id) -
     ]
 
 
+KV_BUDGET_BYTES = 512 * 2**20  # key/value memory one decoding batch may take
+MAX_ROWS = 1024  # beyond this, per-step Python overhead is already amortised
+
+
+def auto_rows(model, sequence_length: int) -> int:
+    """Rows per batch whose key/value cache fits ``KV_BUDGET_BYTES``, in [1, MAX_ROWS].
+
+    bytes per row = layers * 2 (K and V) * hidden size * sequence length * 4 (fp32); the
+    hidden size over-counts grouped-query models, which keeps the estimate safe. A tiny
+    organism gets MAX_ROWS (1024: 2-5x the speed of ``generate`` in BENCHMARKS.md);
+    a 7B model on a CPU gets a handful of rows.
+    """
+    config = model.config
+    per_row = config.num_hidden_layers * 2 * config.hidden_size * max(1, sequence_length) * 4
+    return int(max(1, min(MAX_ROWS, KV_BUDGET_BYTES // per_row)))
+
+
 def _check(config: SamplingConfig, prompt_ids: list[list[int]]) -> None:
     """BadInput for configs or prompts the sampler cannot run."""
     if config.n < 1:
         raise BadInput(f"n must be >= 1 (got {config.n})")
     if config.max_new_tokens < 1:
         raise BadInput(f"max_new_tokens must be >= 1 (got {config.max_new_tokens})")
-    if config.batch_size < 1:
-        raise BadInput(f"batch_size must be >= 1 (got {config.batch_size})")
+    if config.batch_size < 0:
+        raise BadInput(f"batch_size must be >= 0, 0 meaning automatic (got {config.batch_size})")
     if config.temperature < 0:
         raise BadInput(f"temperature must be >= 0 (got {config.temperature})")
     if not 0 < config.top_p <= 1:
@@ -318,7 +390,9 @@ def sample(
         progress(done)
 
     results: list[list[Completion]] = [[] for _ in prompts]
-    batches = plan_batches([len(ids) for ids in prompt_ids], n_draw, config.batch_size)
+    longest = max((len(ids) for ids in prompt_ids), default=0) + config.max_new_tokens
+    rows = config.batch_size or auto_rows(model, longest)
+    batches = plan_batches([len(ids) for ids in prompt_ids], n_draw, rows)
     with torch.inference_mode():
         for chunks in batches:
             out, finished = _decode_batch(

@@ -1,0 +1,145 @@
+"""``regimescope passk``: pass@k curves, coverage and crossover of a base and tuned models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from regimescope.commands.progress import progress_bar
+
+OUT = Console()
+
+
+def _ks(text: str | None) -> tuple[int, ...]:
+    """The --ks option: comma-separated integers, or () for the default grid."""
+    from regimescope.errors import BadInput
+
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise BadInput(
+            f"--ks {text!r} is not a comma-separated list of integers, e.g. 1,4,16"
+        ) from None
+
+
+def passk(
+    model: Annotated[
+        list[str], typer.Option("--model", help="Model folder (or run folder); repeat, base first.")
+    ],
+    task: Annotated[str, typer.Option(help="Task with a verifier.")],
+    split: Annotated[str, typer.Option(help="Split the problems come from.")] = "test",
+    n: Annotated[int, typer.Option(help="Samples per problem.")] = 256,
+    problems: Annotated[int, typer.Option(help="Number of problems.")] = 200,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 1.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus mass (1 = off).")] = 1.0,
+    max_tokens: Annotated[int, typer.Option(help="Max new tokens per sample.")] = 96,
+    seed: Annotated[int, typer.Option(help="Sampling seed (same for every model).")] = 0,
+    ks: Annotated[
+        str | None, typer.Option(help="k grid, e.g. 1,4,16 (default powers of 2, n).")
+    ] = None,
+    ppl_samples: Annotated[
+        int, typer.Option(help="Samples per problem scored for PPL (0 = off).")
+    ] = 16,
+    batch_size: Annotated[int, typer.Option(help="Rows decoded together (0 = automatic).")] = 0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full result as JSON.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw pass@k curves with 95% CIs to a PNG.")
+    ] = None,
+) -> None:
+    """Unbiased pass@k with bootstrap CIs, maj@k, coverage, creation rate and crossover k*."""
+    from regimescope.commands.basics import resolve_model
+    from regimescope.instruments.passk_run import (
+        PassKConfig,
+        check_inputs,
+        check_models,
+        plot_curves,
+        run_passk,
+        to_json,
+        unique_names,
+    )
+    from regimescope.organisms import load_model
+    from regimescope.sampling import SamplingConfig
+    from regimescope.store import write_json_atomic
+    from regimescope.tasks import get_task
+
+    the_task = get_task(task)
+    sampling = SamplingConfig(
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_tokens,
+        seed=seed,
+        batch_size=batch_size,
+    )
+    cfg = PassKConfig(split, problems, sampling, _ks(ks), ppl_samples=ppl_samples)
+    check_inputs(the_task, cfg)
+    _check_sampling(sampling)
+    loaded = [
+        (name, *load_model(resolve_model(path)))
+        for name, path in zip(unique_names(model), model, strict=True)
+    ]
+    check_models(loaded, cfg)
+    with progress_bar(f"passk {task}/{split}", len(model) * problems * n) as advance:
+        result = run_passk(loaded, the_task, cfg, progress=advance)
+    _print(result)
+    if json_out is not None:
+        write_json_atomic(json_out, to_json(result))
+    if plot is not None:
+        plot_curves(result, plot)
+
+
+def _check_sampling(sampling) -> None:
+    from regimescope.errors import BadInput
+
+    if sampling.temperature < 0 or not 0 < sampling.top_p <= 1:
+        got = f"{sampling.temperature} and {sampling.top_p}"
+        raise BadInput(f"need temperature >= 0 and 0 < top-p <= 1, got {got}")
+    if sampling.max_new_tokens < 1 or sampling.batch_size < 0:
+        raise BadInput("--max-tokens must be >= 1 and --batch-size >= 0 (0 = automatic)")
+
+
+def _print(result) -> None:
+    """pass@k per k and model, then per-model coverage figures, then the comparison."""
+    ks, cover, models = result.ks, result.coverage, result.models
+    title = (
+        f"{result.task} v{result.task_version}: pass@k [95% CI], "
+        f"{len(models[0].correct)} problems, n={result.config.sampling.n}"
+    )
+    curves = Table("k", *(m.name for m in models), title=title)
+    for k in ks:
+        curves.add_row(str(k), *(_cell(m.passk[k], m.passk_ci[k]) for m in models))
+    OUT.print(curves)
+    figures = Table("model", f"maj@{ks[-1]}", "solved", "only", "acc=0", "acc=1", "PPL_base")
+    for m in models:
+        ppl = m.ppl_under_base["median"] if m.ppl_under_base else float("nan")
+        figures.add_row(
+            m.name,
+            f"{m.majk[ks[-1]]:.3f}",
+            str(len(cover.solved[m.name])),
+            str(len(cover.only[m.name])),
+            str(m.histogram.at_zero),
+            str(m.histogram.at_one),
+            f"{ppl:.2f}",
+        )
+    OUT.print(figures)
+    if len(models) < 2:
+        return
+    k_star = "none" if result.crossover_k is None else str(result.crossover_k)
+    OUT.print(f"crossover k*: {k_star} (smallest k with base pass@k >= {models[1].name})")
+    rate = "n/a" if cover.creation_rate is None else f"{cover.creation_rate:.3f}"
+    OUT.print(
+        f"creation rate: {rate} of {cover.base_unsolved} base-unsolved problems "
+        f"(base solve rate there < {cover.unseen_bound:.3g}, rule of three, 95%)"
+    )
+
+
+def _cell(value: float, interval: tuple[float, float]) -> str:
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"

@@ -1,0 +1,159 @@
+"""The pass@k experiment end to end: API on a toy task, perplexity, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from regimescope import tasks
+from regimescope.cli import main
+from regimescope.instruments.passk import k_grid
+from regimescope.instruments.passk_run import PassKConfig, plot_curves, run_passk, to_json
+from regimescope.instruments.perplexity import perplexities, same_tokenizer
+from regimescope.organisms import build_organism, build_tokenizer, preset, save_model
+from regimescope.organisms.presets import llama_config
+from regimescope.sampling import SamplingConfig
+from regimescope.tasks.base import Example, Score
+from regimescope.tasks.encode import encode_prompt
+
+
+class DigitTask:
+    """Toy task: the answer is the completion's first character; gold is a digit."""
+
+    name, version, splits, formats = "toy-digit", "t1", ("train", "test"), ()
+
+    def example(self, index: int, split: str = "train", seed: int = 0) -> Example:
+        gold = str((index * 7 + seed) % 10)
+        return Example(self.name, split, index, f"q{index}=", gold, gold, ("answer",), None, {})
+
+    def verify(self, example: Example, completion: str) -> Score:
+        answer = completion[:1] or None
+        return Score(float(answer == example.answer), answer)
+
+    def classify_format(self, completion: str) -> str | None:
+        return None
+
+
+class NoVerifier:
+    name, version, splits, formats = "no-verifier", "t1", ("train", "test"), ()
+
+
+@pytest.fixture(scope="module")
+def models():
+    return [
+        ("base", *build_organism(preset("nano"), seed=0)),
+        ("tuned", *build_organism(preset("nano"), seed=1)),
+    ]
+
+
+CFG = PassKConfig(
+    problems=12, sampling=SamplingConfig(n=32, max_new_tokens=2, seed=3), ppl_samples=4
+)
+
+
+def test_run_passk_figures_are_consistent(models, tmp_path):
+    result = run_passk(models, DigitTask(), CFG)
+    assert result.ks == k_grid(32)
+    for m in result.models:
+        assert len(m.correct) == 12 and m.n == 32
+        assert m.passk[1] == pytest.approx(sum(m.correct) / (12 * 32))
+        assert all(lo - 1e-12 <= m.passk[k] <= hi + 1e-12 for k, (lo, hi) in m.passk_ci.items())
+        assert list(m.passk.values()) == sorted(m.passk.values())  # pass@k rises with k
+        assert m.histogram.at_zero == sum(c == 0 for c in m.correct)
+        assert m.ppl_under_base["count"] > 0 and m.ppl_under_base["median"] > 1
+    base, tuned = result.models
+    assert result.coverage.solved["base"] == [i for i, c in enumerate(base.correct) if c]
+    assert result.crossover_k == tuned.crossover_k
+    assert sum(base.correct) > 0  # the toy task is solvable by chance (~1 in 100 a sample)
+    doc = json.loads(json.dumps(to_json(result)))
+    assert [m["name"] for m in doc["models"]] == ["base", "tuned"]
+    assert doc["models"][0]["correct"] == base.correct
+    assert set(doc["models"][0]["passk"]) == {str(k) for k in result.ks}
+    assert len(doc["models"][0]["passk_ci"]["1"]) == 2
+    assert set(doc["coverage"]) >= {"only", "creation_rate"}
+    recorded = ["n", "ks", "temperature", "top_p", "max_new_tokens", "seeds", "task_version"]
+    assert {*recorded, "prompt_template", "answer_extraction"} <= set(doc)
+    png = plot_curves(result, tmp_path / "curves.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert run_passk(models, DigitTask(), CFG).models[1].correct == tuned.correct  # seeded
+
+
+def test_perplexity_equals_direct_log_likelihood(models):
+    _, model, tokenizer = models[0]
+    completions = [[[40, 41, 42], [7]], [[50, 2]]]
+    values = perplexities(model, tokenizer, ["1+1=", "abc"], completions, batch_size=2)
+    for prompt, group, row in zip(["1+1=", "abc"], completions, values, strict=True):
+        for ids, value in zip(group, row, strict=True):
+            full = encode_prompt(tokenizer, prompt) + ids
+            with torch.no_grad():
+                logp = torch.log_softmax(model(torch.tensor([full])).logits[0], -1)
+            start = len(full) - len(ids)
+            nll = -sum(float(logp[t - 1, full[t]]) for t in range(start, len(full))) / len(ids)
+            assert value == pytest.approx(math.exp(nll), rel=1e-5)
+
+
+def test_same_tokenizer():
+    assert same_tokenizer(build_tokenizer(), build_tokenizer())
+    assert not same_tokenizer(build_tokenizer(), build_tokenizer("abc0123456789"))
+
+
+# ---------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("passk")
+    out = {}
+    for seed in (0, 1):
+        out[f"m{seed}"] = save_model(*build_organism(preset("nano"), seed=seed), root / f"m{seed}")
+    tokenizer = build_tokenizer("abcdefghij0123456789 =+-*\n")
+    from transformers import LlamaForCausalLM
+
+    other = LlamaForCausalLM(llama_config(preset("nano"), vocab_size=len(tokenizer)))
+    out["other"] = save_model(other, tokenizer, root / "other")
+    return out
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_cli_writes_json_and_plot(folders, tmp_path, capsys):
+    out, png = tmp_path / "passk.json", tmp_path / "passk.png"
+    models = ["--model", str(folders["m0"]), "--model", str(folders["m1"])]
+    settings = ["--task", "rules", "--n", "8", "--problems", "4", "--max-tokens", "3"]
+    argv = ["passk", *models, *settings, "--json", str(out), "--plot", str(png)]
+    assert main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert [m["name"] for m in doc["models"]] == ["m0", "m1"]
+    assert all(len(m["correct"]) == 4 and m["n"] == 8 for m in doc["models"])
+    assert set(doc["models"][1]["passk"]) == {"1", "2", "4", "8"}
+    assert "crossover_k" in doc and "creation_rate" in doc["coverage"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "crossover k*" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--n", "4", "--ks", "1,8"], "k=8 must lie in [1, n=4]"),
+        (["--n", "0"], "n (samples per problem) must be >= 1"),
+        (["--model", "/no/such/folder"], "no model folder at '/no/such/folder'"),
+        (["--model", "OTHER"], "models have different tokenizers"),
+        (["--task", "no-verifier"], "has no verifier"),
+        (["--split", "nope"], "has no split 'nope'"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(extra, message, folders, capsys, monkeypatch):
+    monkeypatch.setitem(tasks.TASKS, "no-verifier", NoVerifier())
+    extra = [str(folders["other"]) if e == "OTHER" else e for e in extra]
+    settings = ["--task", "rules", "--problems", "2", "--max-tokens", "2"]
+    argv = ["passk", "--model", str(folders["m0"]), *settings, *extra]
+    assert main(argv) == 2
+    assert message in error_line(capsys)
