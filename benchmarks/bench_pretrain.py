@@ -61,8 +61,12 @@ def bench_preset(name: str, steps: int, batch_size: int) -> dict:
     lengths_sq = sum(b.input_ids.shape[0] * b.input_ids.shape[1] ** 2 for b in timed)
     org = cfg.organism
     flops = 6 * matmul_params(model) * padded + 12 * org.depth * org.width * lengths_sq
-    return {"preset": name, "tokens_per_s": real / seconds, "padded_tokens_per_s": padded / seconds,
-            "flops_per_s": flops / seconds}
+    return {
+        "preset": name,
+        "tokens_per_s": real / seconds,
+        "padded_tokens_per_s": padded / seconds,
+        "flops_per_s": flops / seconds,
+    }
 
 
 def main() -> None:
@@ -77,8 +81,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name in PRESETS:
         r = bench_preset(name, args.steps, args.batch_size)
-        print(f"| {name} | {r['tokens_per_s']:,.0f} | {r['padded_tokens_per_s']:,.0f} "
-              f"| {r['flops_per_s'] / 1e9:.1f} | {r['flops_per_s'] / peak:.2f} |")
+        print(
+            f"| {name} | {r['tokens_per_s']:,.0f} | {r['padded_tokens_per_s']:,.0f} "
+            f"| {r['flops_per_s'] / 1e9:.1f} | {r['flops_per_s'] / peak:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -26,15 +26,24 @@ def nano_folder(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["pretrain", "--task", "nope"], "unknown task 'nope'; choose from: "),
-    (["pretrain", "--preset", "huge"], "unknown preset 'huge'; choose from: micro, nano, small"),
-    (["pretrain", "--steps", "0"], "steps must be a positive integer, got 0"),
-    (["pretrain", "--steps", "many"], "Invalid value for '--steps'"),
-    (["eval", "/no/such/folder", "--task", "arithmetic"], "no model folder at '/no/such/folder'"),
-    (["sample", "/no/such/folder", "--task", "arithmetic"], "no model folder"),
-    (["frobnicate"], "No such command 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["pretrain", "--task", "nope"], "unknown task 'nope'; choose from: "),
+        (
+            ["pretrain", "--preset", "huge"],
+            "unknown preset 'huge'; choose from: micro, nano, small",
+        ),
+        (["pretrain", "--steps", "0"], "steps must be a positive integer, got 0"),
+        (["pretrain", "--steps", "many"], "Invalid value for '--steps'"),
+        (
+            ["eval", "/no/such/folder", "--task", "arithmetic"],
+            "no model folder at '/no/such/folder'",
+        ),
+        (["sample", "/no/such/folder", "--task", "arithmetic"], "no model folder"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(argv, expected, capsys, store):
     assert main(argv) == 2
     assert expected in one_error_line(capsys)
@@ -66,19 +75,76 @@ def test_console_script_exit_code_and_single_line():
 
 def test_pretrain_eval_sample_runs_end_to_end(tmp_path, store, capsys):
     out = tmp_path / "model"
-    argv = ["pretrain", "--task", "arithmetic", "--preset", "nano", "--steps", "4",
-            "--batch-size", "4", "--out", str(out)]
+    argv = [
+        "pretrain",
+        "--task",
+        "arithmetic",
+        "--preset",
+        "nano",
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     assert (out / "model.safetensors").is_file()
     result = tmp_path / "eval.json"
-    assert main(["eval", str(out), "--task", "arithmetic", "--problems", "5",
-                 "--max-tokens", "8", "--json", str(result)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(out),
+                "--task",
+                "arithmetic",
+                "--problems",
+                "5",
+                "--max-tokens",
+                "8",
+                "--json",
+                str(result),
+            ]
+        )
+        == 0
+    )
     report = json.loads(result.read_text())
     assert report["problems"] == 5 and 0.0 <= report["accuracy"] <= 1.0
-    assert main(["sample", str(out), "--task", "arithmetic", "--problems", "1", "--n", "2",
-                 "--max-tokens", "8"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(out),
+                "--task",
+                "arithmetic",
+                "--problems",
+                "1",
+                "--n",
+                "2",
+                "--max-tokens",
+                "8",
+            ]
+        )
+        == 0
+    )
     assert main(["runs"]) == 0
     assert "pretrain" in capsys.readouterr().out
-    assert main(["pretrain", "--task", "arithmetic", "--preset", "nano", "--steps", "4",
-                 "--batch-size", "4", "--out", str(out)]) == 2  # --out not empty
+    assert (
+        main(
+            [
+                "pretrain",
+                "--task",
+                "arithmetic",
+                "--preset",
+                "nano",
+                "--steps",
+                "4",
+                "--batch-size",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )  # --out not empty
     assert "exists and is not empty" in one_error_line(capsys)

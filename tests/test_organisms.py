@@ -8,8 +8,10 @@ from regimescope.errors import BadInput
 from regimescope.organisms import build_organism, count_parameters, load_model, preset, save_model
 
 
-@pytest.mark.parametrize(("name", "low", "high"), [("nano", 30e3, 80e3), ("micro", 150e3, 300e3),
-                                                   ("small", 0.8e6, 1.5e6)])
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [("nano", 30e3, 80e3), ("micro", 150e3, 300e3), ("small", 0.8e6, 1.5e6)],
+)
 def test_preset_sizes(name, low, high):
     model, _ = build_organism(preset(name))
     assert low <= count_parameters(model) <= high
@@ -45,14 +47,20 @@ def test_plain_transformers_loads_without_regimescope(tmp_path):
     script = (
         "import sys, torch\n"
         "from transformers import AutoModelForCausalLM, AutoTokenizer\n"
-        f"m = AutoModelForCausalLM.from_pretrained({str(tmp_path / 'm')!r}, local_files_only=True)\n"
-        f"t = AutoTokenizer.from_pretrained({str(tmp_path / 'm')!r}, local_files_only=True)\n"
+        f"folder = {str(tmp_path / 'm')!r}\n"
+        "m = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)\n"
+        "t = AutoTokenizer.from_pretrained(folder, local_files_only=True)\n"
         "assert not any(k.startswith('regimescope') for k in sys.modules)\n"
         "print(t.decode(t('ab 12')['input_ids']))\n"
         "print(m(torch.tensor([[1, 20, 21, 22]])).logits[0, -1, :3].tolist())\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
     lines = out.stdout.strip().splitlines()
     assert lines[0] == "ab 12"
     assert eval(lines[1]) == pytest.approx(expected, abs=1e-6)

@@ -9,13 +9,20 @@ import shutil
 
 import pytest
 
-from regimescope.studies import STUDIES, run_study
 from regimescope.report import write_report
+from regimescope.studies import STUDIES, run_study
 from tests.test_study_framework import TOY
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def open_in_chromium(path):
@@ -31,7 +38,8 @@ def open_in_chromium(path):
         page.goto(path.resolve().as_uri())
         page.wait_for_load_state("load")
         images = page.eval_on_selector_all(
-            "img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+            "img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+        )
         rows = page.locator("tr.verdict-row").count()
         browser.close()
     return images, errors, rows

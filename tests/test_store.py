@@ -56,3 +56,9 @@ def test_metrics_skip_torn_line_and_truncate(store):
     assert [r["step"] for r in run.read_metrics()] == [10, 20]
     table = runs_table()
     assert list(table["last_step"]) == [20] and list(table["complete"]) == [False]
+
+
+def test_rundir_accepts_a_string_path(tmp_path):
+    from regimescope.store import RunDir
+
+    assert RunDir(str(tmp_path)).model_dir == tmp_path / "model"

@@ -9,28 +9,38 @@ from regimescope.studies.stats import hierarchical_bootstrap
 from regimescope.studies.verdict import Verdict, combine, equivalence_rule, interval_rule
 
 
-@pytest.mark.parametrize(("ci", "expected"), [
-    ((0.10, 0.30), "supports"),
-    ((-0.30, -0.10), "contradicts"),
-    ((-0.05, 0.20), "inconclusive"),
-    ((0.02, 0.04), "inconclusive"),  # positive but not above the support threshold
-])
+@pytest.mark.parametrize(
+    ("ci", "expected"),
+    [
+        ((0.10, 0.30), "supports"),
+        ((-0.30, -0.10), "contradicts"),
+        ((-0.05, 0.20), "inconclusive"),
+        ((0.02, 0.04), "inconclusive"),  # positive but not above the support threshold
+    ],
+)
 def test_interval_rule_reaches_every_verdict(ci, expected):
     effect = Effect("gain", sum(ci) / 2, ci)
     assert interval_rule(effect, support_above=0.05, contradict_below=0.0).verdict == expected
 
 
-@pytest.mark.parametrize(("ci", "expected"), [
-    ((-0.02, 0.03), "supports"), ((0.06, 0.20), "contradicts"), ((-0.20, -0.08), "contradicts"),
-    ((0.00, 0.10), "inconclusive"),
-])
+@pytest.mark.parametrize(
+    ("ci", "expected"),
+    [
+        ((-0.02, 0.03), "supports"),
+        ((0.06, 0.20), "contradicts"),
+        ((-0.20, -0.08), "contradicts"),
+        ((0.00, 0.10), "inconclusive"),
+    ],
+)
 def test_equivalence_rule_reaches_every_verdict(ci, expected):
     assert equivalence_rule(Effect("gap", sum(ci) / 2, ci), margin=0.05).verdict == expected
 
 
 def test_combine():
-    s, c, i = (interval_rule(Effect("x", 0, ci), 0.05, 0.0) for ci in
-               [(0.1, 0.2), (-0.2, -0.1), (-0.1, 0.1)])
+    s, c, i = (
+        interval_rule(Effect("x", 0, ci), 0.05, 0.0)
+        for ci in [(0.1, 0.2), (-0.2, -0.1), (-0.1, 0.1)]
+    )
     assert combine({"a": s, "b": s}).verdict == "supports"
     assert combine({"a": s, "b": i}).verdict == "inconclusive"
     assert combine({"a": s, "b": i, "c": c}).verdict == "contradicts"
@@ -75,14 +85,22 @@ def toy_run(cfg, ctx):
     ctx.save_figure("line", fig)
     effect = Effect("toy gain", cfg.effect, (cfg.effect - 0.1, cfg.effect + 0.1))
     decision = interval_rule(effect, 0.05, 0.0)
-    return Verdict(study="toy", claim="c", verdict=decision.verdict, reason=decision.reason,
-                   rule="interval above 0.05", effects=[effect], scale=ctx.scale,
-                   seeds=list(cfg.seeds))
+    return Verdict(
+        study="toy",
+        claim="c",
+        verdict=decision.verdict,
+        reason=decision.reason,
+        rule="interval above 0.05",
+        effects=[effect],
+        scale=ctx.scale,
+        seeds=list(cfg.seeds),
+    )
 
 
 calls: list = []
-TOY = Study("toy", "0", "a toy claim", "nobody 2026", "", "a toy setup.", {"quick": ToyConfig},
-            toy_run)
+TOY = Study(
+    "toy", "0", "a toy claim", "nobody 2026", "", "a toy setup.", {"quick": ToyConfig}, toy_run
+)
 
 
 def test_run_study_writes_folder_and_reuses_it(store):

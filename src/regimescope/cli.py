@@ -31,9 +31,7 @@ def _register() -> None:
     """Attach every command to the app, once (heavy imports stay inside the commands)."""
     if app.registered_commands:
         return
-    from regimescope.commands import basics, demo, report, study
-    from regimescope.commands import diff
-    from regimescope.commands import train
+    from regimescope.commands import basics, demo, diff, report, study, train
 
     app.command("organisms")(basics.organisms)
     app.command("tasks")(basics.tasks)

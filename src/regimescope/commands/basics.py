@@ -14,7 +14,10 @@ from regimescope.commands.progress import progress_bar
 from regimescope.errors import BadInput
 
 OUT = Console()
-Store = Annotated[str | None, typer.Option("--store", help="Run store root (default ./runs or $REGIMESCOPE_STORE).")]
+Store = Annotated[
+    str | None,
+    typer.Option("--store", help="Run store root (default ./runs or $REGIMESCOPE_STORE)."),
+]
 
 
 def organisms() -> None:
@@ -25,7 +28,9 @@ def organisms() -> None:
     for name, make in PRESETS.items():
         cfg = make()
         model, _ = build_organism(cfg)
-        table.add_row(name, str(cfg.width), str(cfg.depth), str(cfg.context), f"{count_parameters(model):,}")
+        table.add_row(
+            name, str(cfg.width), str(cfg.depth), str(cfg.context), f"{count_parameters(model):,}"
+        )
     OUT.print(table)
 
 
@@ -33,11 +38,15 @@ def tasks() -> None:
     """List the registered tasks with version, splits, formats and one example."""
     from regimescope.tasks import TASKS
 
-    table = Table("task", "version", "splits", "formats", "example (prompt | target)", title="tasks")
+    table = Table(
+        "task", "version", "splits", "formats", "example (prompt | target)", title="tasks"
+    )
     for name, task in TASKS.items():
         ex = task.example(0, "train", 0)
         shown = f"{ex.prompt!r} | {ex.target!r}"
-        table.add_row(name, task.version, ", ".join(task.splits), ", ".join(task.formats) or "-", shown)
+        table.add_row(
+            name, task.version, ", ".join(task.splits), ", ".join(task.formats) or "-", shown
+        )
     OUT.print(table)
 
 
@@ -53,10 +62,17 @@ def pretrain(
 ) -> None:
     """Pretrain an organism from scratch on a task; reuses or resumes the run of the same config."""
     from regimescope.organisms import preset as organism_preset
-    from regimescope.regimes.pretrain import PretrainConfig, pretrain as run_pretrain, validate
+    from regimescope.regimes.pretrain import PretrainConfig, validate
+    from regimescope.regimes.pretrain import pretrain as run_pretrain
 
-    cfg = PretrainConfig(task=task, organism=organism_preset(preset), steps=steps, seed=seed,
-                         batch_size=batch_size, lr=lr)
+    cfg = PretrainConfig(
+        task=task,
+        organism=organism_preset(preset),
+        steps=steps,
+        seed=seed,
+        batch_size=batch_size,
+        lr=lr,
+    )
     validate(cfg)
     if out is not None and out.exists() and any(out.iterdir()):
         raise BadInput(f"--out {str(out)!r} exists and is not empty; give a new folder")
@@ -65,7 +81,9 @@ def pretrain(
     summary = run.summary()
     if out is not None:
         shutil.copytree(run.model_dir, out)
-    OUT.print(f"run: {run.path}\nmodel: {out or run.model_dir}\nfinal loss: {summary['final_loss']:.4f}")
+    OUT.print(
+        f"run: {run.path}\nmodel: {out or run.model_dir}\nfinal loss: {summary['final_loss']:.4f}"
+    )
 
 
 def resolve_model(path: str) -> Path:
@@ -97,11 +115,15 @@ def sample(
     cfg = sampling_config(n, temperature, top_p, max_tokens, seed)
     items = examples(the_task, problems, split)
     outputs = draw(net, tokenizer, [e.prompt for e in items], cfg)
-    for e, outs in zip(items, outputs):
+    for e, outs in zip(items, outputs, strict=True):
         OUT.rule(f"{task}/{split} #{e.index}")
         OUT.print(e.prompt, markup=False, highlight=False)
         for c in outs:
-            OUT.print(f"[{the_task.verify(e, c.text).reward:.0f}] {c.text!r}", markup=False, highlight=False)
+            OUT.print(
+                f"[{the_task.verify(e, c.text).reward:.0f}] {c.text!r}",
+                markup=False,
+                highlight=False,
+            )
 
 
 def check_sampling(problems, n, temperature, top_p, max_tokens, task=None, split=None) -> None:
@@ -111,13 +133,17 @@ def check_sampling(problems, n, temperature, top_p, max_tokens, task=None, split
     if temperature < 0 or not 0 < top_p <= 1:
         raise BadInput(f"need temperature >= 0 and 0 < top-p <= 1, got {temperature} and {top_p}")
     if task is not None and split not in task.splits:
-        raise BadInput(f"task {task.name!r} has no split {split!r}; choose from: {', '.join(task.splits)}")
+        raise BadInput(
+            f"task {task.name!r} has no split {split!r}; choose from: {', '.join(task.splits)}"
+        )
 
 
 def sampling_config(n, temperature, top_p, max_tokens, seed):
     from regimescope.sampling import SamplingConfig
 
-    return SamplingConfig(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, seed=seed)
+    return SamplingConfig(
+        n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, seed=seed
+    )
 
 
 def evaluate(
@@ -130,7 +156,9 @@ def evaluate(
     top_p: Annotated[float, typer.Option(help="Nucleus mass (1 = off).")] = 1.0,
     max_tokens: Annotated[int, typer.Option(help="Max new tokens per completion.")] = 96,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full result here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full result here.")
+    ] = None,
 ) -> None:
     """Greedy or sampled accuracy on a task's split, with a 95% bootstrap interval."""
     from dataclasses import asdict
@@ -147,11 +175,20 @@ def evaluate(
     with progress_bar(f"eval {task}/{split}", problems * n) as advance:
         report = measure(net, tokenizer, the_task, split, problems, cfg, progress=advance)
     table = Table("task", "split", "problems", "samples", "temperature", "accuracy", "95% CI")
-    table.add_row(task, split, str(problems), str(n), f"{temperature:g}", f"{report.accuracy:.3f}",
-                  f"[{report.ci95[0]:.3f}, {report.ci95[1]:.3f}]")
+    table.add_row(
+        task,
+        split,
+        str(problems),
+        str(n),
+        f"{temperature:g}",
+        f"{report.accuracy:.3f}",
+        f"[{report.ci95[0]:.3f}, {report.ci95[1]:.3f}]",
+    )
     OUT.print(table)
     if report.format_shares:
-        OUT.print("format shares: " + ", ".join(f"{k} {v:.2f}" for k, v in report.format_shares.items()))
+        OUT.print(
+            "format shares: " + ", ".join(f"{k} {v:.2f}" for k, v in report.format_shares.items())
+        )
     if json_out is not None:
         write_json_atomic(json_out, asdict(report))
 

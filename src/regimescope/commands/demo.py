@@ -21,7 +21,9 @@ from regimescope.commands.progress import STDERR
 
 def demo(
     scale: Annotated[str, typer.Option(help="quick (minutes on a laptop CPU) or full.")] = "quick",
-    out: Annotated[Path, typer.Option(help="Folder for report.html and verdicts.json.")] = Path("out"),
+    out: Annotated[Path, typer.Option(help="Folder for report.html and verdicts.json.")] = Path(
+        "out"
+    ),
     store: Store = None,
 ) -> None:
     """Run every registered study at SCALE and write an evidence-backed HTML report."""
@@ -35,7 +37,9 @@ def demo(
         raise BadInput("no studies are registered; nothing to run")
     started = time.perf_counter()
     walls = run_all(STUDIES, scale, store)
-    html_path, json_path = write_report(store_root(store), out, scale, time.perf_counter() - started)
+    html_path, json_path = write_report(
+        store_root(store), out, scale, time.perf_counter() - started
+    )
     show_breakdown(walls, time.perf_counter() - started)
     OUT.print(f"report: {html_path}\nverdicts: {json_path}")
 
@@ -44,8 +48,13 @@ def run_all(studies, scale: str, store) -> dict[str, tuple[str, float, bool]]:
     """Run each study with a progress display; (verdict, seconds, reused) per study."""
     from regimescope.studies.base import run_study, study_folder
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
     results = {}
     with Progress(*columns, console=STDERR) as bar:
         overall = bar.add_task(f"studies ({scale})", total=len(studies), info="")
@@ -53,8 +62,13 @@ def run_all(studies, scale: str, store) -> dict[str, tuple[str, float, bool]]:
             bar.update(overall, info=name)
             reused = study_folder(study, scale, None, store).is_complete()
             start = time.perf_counter()
-            verdict, _ = run_study(study, scale, None, store,
-                                   progress=lambda line, n=name: bar.update(overall, info=f"{n}: {line}"))
+            verdict, _ = run_study(
+                study,
+                scale,
+                None,
+                store,
+                progress=lambda line, n=name: bar.update(overall, info=f"{n}: {line}"),
+            )
             results[name] = (verdict.verdict, time.perf_counter() - start, reused)
             bar.advance(overall)
     return results

@@ -13,16 +13,22 @@ from regimescope.errors import BadInput
 
 def report(
     store: Annotated[Path, typer.Argument(help="Run store holding finished studies (e.g. runs).")],
-    out: Annotated[Path, typer.Option(help="Folder for report.html and verdicts.json.")] = Path("out"),
+    out: Annotated[Path, typer.Option(help="Folder for report.html and verdicts.json.")] = Path(
+        "out"
+    ),
     scale: Annotated[str | None, typer.Option(help="Only studies run at this scale.")] = None,
 ) -> None:
     """Render report.html and verdicts.json from the finished studies in STORE."""
     from regimescope.report import collect_studies, write_report
 
     if not store.is_dir():
-        raise BadInput(f"no run store at {str(store)!r}; give the folder studies wrote to (default: runs)")
+        raise BadInput(
+            f"no run store at {str(store)!r}; give the folder studies wrote to (default: runs)"
+        )
     if not collect_studies(store, scale):
         found = "at that scale " if scale else ""
-        raise BadInput(f"{str(store)!r} holds no finished studies {found}; run `regimescope study NAME` first")
+        raise BadInput(
+            f"{str(store)!r} holds no finished studies {found}; run `regimescope study NAME` first"
+        )
     html_path, json_path = write_report(store, out, scale)
     OUT.print(f"report: {html_path}\nverdicts: {json_path}")

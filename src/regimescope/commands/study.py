@@ -27,7 +27,9 @@ def studies() -> None:
 def study(
     name: Annotated[str, typer.Argument(help="Study to run (see `regimescope studies`).")],
     scale: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes) or full.")] = "quick",
-    seeds: Annotated[int | None, typer.Option(help="Training seeds (default: the scale's).")] = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="Training seeds (default: the scale's).")
+    ] = None,
     store: Store = None,
 ) -> None:
     """Run one study (or reuse its finished folder) and print its verdict."""
@@ -37,8 +39,13 @@ def study(
 
     choose("study", name, STUDIES)
     with STDERR.status(f"study {name} ({scale})") as status:
-        verdict, run = run_study(STUDIES[name], scale, seeds, store,
-                                 progress=lambda line: status.update(f"{name}: {line}"))
+        verdict, run = run_study(
+            STUDIES[name],
+            scale,
+            seeds,
+            store,
+            progress=lambda line: status.update(f"{name}: {line}"),
+        )
     OUT.print(f"[bold]{name}[/bold]: {verdict.verdict} — {verdict.reason}")
     for effect in verdict.effects:
         OUT.print(f"  {effect.name}: {fmt(effect)} {effect.unit}")

@@ -31,7 +31,9 @@ class AccuracyReport:
     ci95: tuple[float, float]  # percentile bootstrap over problems
     per_problem: list[float] = field(repr=False)  # mean reward of each problem, in order
     format_shares: dict[str, float] = field(default_factory=dict)  # share of completions per format
-    shown: list[dict] = field(default_factory=list, repr=False)  # a few (prompt, completion, reward)
+    shown: list[dict] = field(
+        default_factory=list, repr=False
+    )  # a few (prompt, completion, reward)
 
 
 def bootstrap_mean_ci(values, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -70,22 +72,34 @@ def evaluate(
 ) -> AccuracyReport:
     """Accuracy of ``model`` on the first ``problems`` examples of ``split``."""
     if split not in task.splits:
-        raise BadInput(f"task {task.name!r} has no split {split!r}; choose from: {', '.join(task.splits)}")
+        raise BadInput(
+            f"task {task.name!r} has no split {split!r}; choose from: {', '.join(task.splits)}"
+        )
     if problems <= 0:
         raise BadInput(f"problems must be a positive integer, got {problems}")
     sampling = sampling or SamplingConfig(temperature=0.0)
     items = examples(task, problems, split, data_seed)
     outputs = sample(model, tokenizer, [e.prompt for e in items], sampling, progress)
-    rewards = [[task.verify(e, c.text).reward for c in outs] for e, outs in zip(items, outputs)]
+    rewards = [
+        [task.verify(e, c.text).reward for c in outs]
+        for e, outs in zip(items, outputs, strict=True)
+    ]
     per_problem = [float(np.mean(r)) for r in rewards]
     texts = [c.text for outs in outputs for c in outs]
     shown = [
         {"prompt": e.prompt, "completion": outs[0].text, "reward": r[0]}
-        for e, outs, r in list(zip(items, outputs, rewards))[:5]
+        for e, outs, r in list(zip(items, outputs, rewards, strict=True))[:5]
     ]
     return AccuracyReport(
-        task=task.name, version=task.version, split=split, problems=problems,
-        samples_per_problem=sampling.n, temperature=sampling.temperature,
-        accuracy=float(np.mean(per_problem)), ci95=bootstrap_mean_ci(per_problem),
-        per_problem=per_problem, format_shares=format_shares(task, texts), shown=shown,
+        task=task.name,
+        version=task.version,
+        split=split,
+        problems=problems,
+        samples_per_problem=sampling.n,
+        temperature=sampling.temperature,
+        accuracy=float(np.mean(per_problem)),
+        ci95=bootstrap_mean_ci(per_problem),
+        per_problem=per_problem,
+        format_shares=format_shares(task, texts),
+        shown=shown,
     )

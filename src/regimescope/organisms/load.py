@@ -24,7 +24,9 @@ def check_model_folder(path: str | Path, allow_pickle: bool = False) -> Path:
     if not folder.is_dir():
         raise BadInput(f"no model folder at {str(folder)!r}; give a folder made by save_pretrained")
     if not (folder / "config.json").is_file():
-        raise BadInput(f"{str(folder)!r} holds no config.json; it is not a Hugging Face model folder")
+        raise BadInput(
+            f"{str(folder)!r} holds no config.json; it is not a Hugging Face model folder"
+        )
     if any((folder / name).is_file() for name in SAFE_WEIGHTS):
         return folder
     if any((folder / name).is_file() for name in PICKLE_WEIGHTS):
@@ -46,7 +48,9 @@ def load_model(path: str | Path, allow_pickle: bool = False, dtype: torch.dtype 
         )
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
         raise BadInput(f"cannot load model from {str(folder)!r}: {first_line}") from error
     return model.eval(), tokenizer
 

@@ -43,14 +43,18 @@ def collate(encoded: list[Encoded], pad_id: int, loss_on: str = "all") -> Batch:
         n = len(e.input_ids)
         ids[row, :n] = torch.tensor(e.input_ids)
         mask[row, :n] = 1
-        keep = torch.tensor(e.completion_mask, dtype=torch.bool) if loss_on == "completion" else None
+        keep = (
+            torch.tensor(e.completion_mask, dtype=torch.bool) if loss_on == "completion" else None
+        )
         row_labels = torch.tensor(e.input_ids)
         labels[row, :n] = row_labels if keep is None else row_labels.masked_fill(~keep, IGNORE)
         classes[row, :n] = torch.tensor(e.class_ids)
     return Batch(ids, mask, labels, classes)
 
 
-def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, betas) -> torch.optim.AdamW:
+def build_optimizer(
+    model: torch.nn.Module, lr: float, weight_decay: float, betas
+) -> torch.optim.AdamW:
     """AdamW with decay on matrices only (not on norms or biases), as in GPT-2/nanoGPT."""
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
@@ -86,9 +90,13 @@ def save_checkpoint(run: RunDir, step: int, model, tokenizer, optimizer) -> None
             for key, value in slots.items()
         }
         save_file(tensors, str(folder / "optimizer.safetensors"))
-        groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]}
-                  for g in state["param_groups"]]
-        (folder / "trainer_state.json").write_text(json.dumps({"step": step, "param_groups": groups}))
+        groups = [
+            {k: v for k, v in g.items() if k != "params"} | {"params": g["params"]}
+            for g in state["param_groups"]
+        ]
+        (folder / "trainer_state.json").write_text(
+            json.dumps({"step": step, "param_groups": groups})
+        )
 
 
 def load_checkpoint(run: RunDir, step: int, model, optimizer) -> None:

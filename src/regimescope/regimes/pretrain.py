@@ -106,12 +106,18 @@ def pretrain(
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
     start = resume(run, model, optimizer)
     for step in range(start, cfg.steps):
-        set_lr(optimizer, warmup_cosine(step, cfg.steps, cfg.warmup_steps, cfg.lr, cfg.min_lr_ratio))
+        set_lr(
+            optimizer, warmup_cosine(step, cfg.steps, cfg.warmup_steps, cfg.lr, cfg.min_lr_ratio)
+        )
         batch = make_batch(cfg, task, tokenizer, step)
         loss, grad_norm = train_step(model, optimizer, batch, cfg.grad_clip)
         done = step + 1
-        record = {"step": done, "loss": loss, "grad_norm": grad_norm,
-                  "lr": optimizer.param_groups[0]["lr"]}
+        record = {
+            "step": done,
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "lr": optimizer.param_groups[0]["lr"],
+        }
         if done % cfg.log_every == 0 or done == cfg.steps:
             run.append_metrics(record)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
@@ -139,9 +145,11 @@ def finish(run: RunDir, model, tokenizer, cfg: PretrainConfig) -> None:
     with atomic_dir(run.model_dir) as folder:
         save_model(model, tokenizer, folder)
     metrics = run.read_metrics()
-    run.mark_complete({
-        "final_loss": metrics[-1]["loss"] if metrics else None,
-        "steps": cfg.steps,
-        "parameters": count_parameters(model),
-        "model_dir": str(run.model_dir),
-    })
+    run.mark_complete(
+        {
+            "final_loss": metrics[-1]["loss"] if metrics else None,
+            "steps": cfg.steps,
+            "parameters": count_parameters(model),
+            "model_dir": str(run.model_dir),
+        }
+    )

@@ -63,7 +63,9 @@ def collect_studies(store: str | Path, scale: str | None = None) -> list[StudyRe
     newest: dict[str, StudyRecord] = {}
     for record in records:
         name = record.study["name"]
-        if name not in newest or record.meta.get("finished", "") > newest[name].meta.get("finished", ""):
+        if name not in newest or record.meta.get("finished", "") > newest[name].meta.get(
+            "finished", ""
+        ):
             newest[name] = record
     return sorted(newest.values(), key=lambda r: r.sort_key)
 
@@ -73,15 +75,27 @@ def verdict_summary(records: list[StudyRecord]) -> list[dict[str, Any]]:
     rows = []
     for r in records:
         primary = r.verdict["effects"][0] if r.verdict["effects"] else None
-        rows.append({
-            "name": r.study["name"], "number": r.study["number"], "claim": r.study["claim"],
-            "source": r.study["source"], "verdict": r.verdict["verdict"],
-            "reason": r.verdict["reason"],
-            "effect": None if primary is None else {
-                "name": primary["name"], "estimate": primary["estimate"],
-                "ci95": primary["ci95"], "unit": primary["unit"]},
-            "seeds": r.verdict["seeds"], "scale": r.study["scale"],
-            "full_design": r.verdict["full_design"], "folder": str(r.folder),
-            "wall_s": r.summary.get("wall_s"),
-        })
+        rows.append(
+            {
+                "name": r.study["name"],
+                "number": r.study["number"],
+                "claim": r.study["claim"],
+                "source": r.study["source"],
+                "verdict": r.verdict["verdict"],
+                "reason": r.verdict["reason"],
+                "effect": None
+                if primary is None
+                else {
+                    "name": primary["name"],
+                    "estimate": primary["estimate"],
+                    "ci95": primary["ci95"],
+                    "unit": primary["unit"],
+                },
+                "seeds": r.verdict["seeds"],
+                "scale": r.study["scale"],
+                "full_design": r.verdict["full_design"],
+                "folder": str(r.folder),
+                "wall_s": r.summary.get("wall_s"),
+            }
+        )
     return rows

@@ -25,9 +25,11 @@ color:#555}.meta{font-size:.85em;color:#555}section{border-top:2px solid #eee;ma
 code{background:#f6f6f6;padding:0 .2em}
 """
 
-QUESTION = ("What distinguishes surface mechanisms (output formats, behaviours, reasoning "
-            "moves) from the training regimes that produce them, and why are the two so easy "
-            "to confuse?")
+QUESTION = (
+    "What distinguishes surface mechanisms (output formats, behaviours, reasoning "
+    "moves) from the training regimes that produce them, and why are the two so easy "
+    "to confuse?"
+)
 
 
 def link(target: Path, base: Path) -> str:
@@ -39,8 +41,10 @@ def effect_text(effect: dict[str, Any] | None) -> str:
     if effect is None:
         return "—"
     low, high = effect["ci95"]
-    return (f"{escape(effect['name'])}: {effect['estimate']:.3f} "
-            f"[{low:.3f}, {high:.3f}] {escape(effect['unit'])}")
+    return (
+        f"{escape(effect['name'])}: {effect['estimate']:.3f} "
+        f"[{low:.3f}, {high:.3f}] {escape(effect['unit'])}"
+    )
 
 
 def verdict_table(records: list[StudyRecord], base: Path) -> str:
@@ -53,28 +57,39 @@ def verdict_table(records: list[StudyRecord], base: Path) -> str:
             f"<td>{escape(s['source'])}</td><td class='{escape(v['verdict'])}'>"
             f"<a href='#{escape(s['name'])}'>{escape(v['verdict'])}</a></td>"
             f"<td><a href='{link(r.folder, base)}'>{effect_text(effect)}</a></td>"
-            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}</td></tr>")
-    head = ("<tr><th>#</th><th>claim</th><th>primary source</th><th>verdict</th>"
-            "<th>effect, 95% interval</th><th>seeds</th><th>scale</th></tr>")
+            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}</td></tr>"
+        )
+    head = (
+        "<tr><th>#</th><th>claim</th><th>primary source</th><th>verdict</th>"
+        "<th>effect, 95% interval</th><th>seeds</th><th>scale</th></tr>"
+    )
     return f"<table id='verdicts'>{head}{''.join(rows)}</table>"
 
 
 def figure_html(png: Path, caption: str, folder: Path, base: Path) -> str:
     data = base64.b64encode(png.read_bytes()).decode("ascii")
-    return (f"<figure><a href='{link(png, base)}'><img alt='{escape(caption or png.stem)}' "
-            f"src='data:image/png;base64,{data}'></a><figcaption>{escape(caption or png.stem)} "
-            f"(<a href='{link(folder, base)}'>run folder</a>)</figcaption></figure>")
+    return (
+        f"<figure><a href='{link(png, base)}'><img alt='{escape(caption or png.stem)}' "
+        f"src='data:image/png;base64,{data}'></a><figcaption>{escape(caption or png.stem)} "
+        f"(<a href='{link(folder, base)}'>run folder</a>)</figcaption></figure>"
+    )
 
 
 def study_section(r: StudyRecord, base: Path) -> str:
     s, v = r.study, r.verdict
     effects = "".join(f"<li>{effect_text(e)}</li>" for e in v["effects"])
-    parts = "".join(f"<li>{escape(k)}: <span class='{escape(d['verdict'])}'>{escape(d['verdict'])}"
-                    f"</span> — {escape(d['reason'])}</li>" for k, d in v["parts"].items())
+    parts = "".join(
+        f"<li>{escape(k)}: <span class='{escape(d['verdict'])}'>{escape(d['verdict'])}"
+        f"</span> — {escape(d['reason'])}</li>"
+        for k, d in v["parts"].items()
+    )
     figures = "".join(figure_html(p, c, r.folder, base) for p, c in r.figures)
     tables = ", ".join(f"<a href='{link(t, base)}'>{escape(t.name)}</a>" for t in r.tables)
-    correction = (f"<p><b>Correction from the primary paper.</b> {escape(s['correction'])}</p>"
-                  if s["correction"] else "")
+    correction = (
+        f"<p><b>Correction from the primary paper.</b> {escape(s['correction'])}</p>"
+        if s["correction"]
+        else ""
+    )
     design = "" if v["full_design"] else "<p><b>Reduced design.</b> See the notes.</p>"
     notes = f"<p><b>Notes.</b> {escape(v['notes'])}</p>" if v["notes"] else ""
     wall = r.summary.get("wall_s")
@@ -87,14 +102,21 @@ def study_section(r: StudyRecord, base: Path) -> str:
         f"<p><b>Decision rule</b> (written before the data). {escape(v['rule'])}</p>"
         f"<p><b>Verdict:</b> <span class='{escape(v['verdict'])}'>{escape(v['verdict'])}</span> — "
         f"{escape(v['reason'])}</p><ul>{effects}{parts}</ul>{design}{notes}"
-        f"<p class='meta'>tables: {tables or '—'}</p></section>")
+        f"<p class='meta'>tables: {tables or '—'}</p></section>"
+    )
 
 
 def next_lines(records: list[StudyRecord]) -> str:
-    items = [f"<li><a href='#{escape(r.study['name'])}'>{escape(r.study['number'])}</a> "
-             f"({escape(r.verdict['verdict'])}): {escape(r.verdict['follow_up'] or r.verdict['reason'])}</li>"
-             for r in records if r.verdict["verdict"] != "supports"]
-    body = "".join(items) or "<li>Every claim was supported at this scale; rerun at full scale.</li>"
+    items = [
+        f"<li><a href='#{escape(r.study['name'])}'>{escape(r.study['number'])}</a> "
+        f"({escape(r.verdict['verdict'])}): "
+        f"{escape(r.verdict['follow_up'] or r.verdict['reason'])}</li>"
+        for r in records
+        if r.verdict["verdict"] != "supports"
+    ]
+    body = (
+        "".join(items) or "<li>Every claim was supported at this scale; rerun at full scale.</li>"
+    )
     return f"<section id='next'><h2>Next inquiring lines</h2><ul>{body}</ul></section>"
 
 
@@ -104,12 +126,15 @@ def provenance(records: list[StudyRecord], wall_s: float | None) -> str:
     versions = first.get("versions", {})
     commits = sorted({str(m.get("git_commit")) for m in metas})
     total = wall_s if wall_s is not None else sum(r.summary.get("wall_s") or 0 for r in records)
-    return (f"<p class='meta' id='provenance'>regimescope {escape(versions.get('regimescope', '?'))}"
-            f" · torch {escape(versions.get('torch', '?'))} · transformers "
-            f"{escape(versions.get('transformers', '?'))} · git {escape(', '.join(commits) or '?')}"
-            f" · scale {escape(', '.join(sorted({r.study['scale'] for r in records})) or '?')}"
-            f" · machine {escape(first.get('machine', '?'))}, {escape(str(first.get('torch_threads', '?')))}"
-            f" threads · wall time {total:.0f} s</p>")
+    return (
+        f"<p class='meta' id='provenance'>regimescope {escape(versions.get('regimescope', '?'))}"
+        f" · torch {escape(versions.get('torch', '?'))} · transformers "
+        f"{escape(versions.get('transformers', '?'))} · git {escape(', '.join(commits) or '?')}"
+        f" · scale {escape(', '.join(sorted({r.study['scale'] for r in records})) or '?')}"
+        f" · machine {escape(first.get('machine', '?'))}, "
+        f"{escape(str(first.get('torch_threads', '?')))}"
+        f" threads · wall time {total:.0f} s</p>"
+    )
 
 
 def render(records: list[StudyRecord], out_dir: Path, wall_s: float | None = None) -> str:
@@ -123,4 +148,5 @@ def render(records: list[StudyRecord], out_dir: Path, wall_s: float | None = Non
         "experiment on model organisms trained here from scratch; a verdict comes from a decision "
         "rule written before the data.</p>"
         f"{provenance(records, wall_s)}{verdict_table(records, out_dir)}{sections}"
-        f"{next_lines(records)}</body></html>")
+        f"{next_lines(records)}</body></html>"
+    )

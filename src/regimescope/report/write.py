@@ -9,8 +9,9 @@ from regimescope.report.html import render
 from regimescope.store import write_json_atomic, write_text_atomic
 
 
-def write_report(store: str | Path, out_dir: str | Path, scale: str | None = None,
-                 wall_s: float | None = None) -> tuple[Path, Path]:
+def write_report(
+    store: str | Path, out_dir: str | Path, scale: str | None = None, wall_s: float | None = None
+) -> tuple[Path, Path]:
     """Render ``report.html`` and ``verdicts.json`` into ``out_dir``; returns both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

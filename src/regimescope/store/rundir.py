@@ -42,7 +42,10 @@ def checkpoint_name(step: int) -> str:
 
 @dataclass(frozen=True)
 class RunDir:
-    path: Path  # the run's folder
+    path: Path  # the run's folder (a str is converted)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
 
     @property
     def config(self) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 ``STUDIES`` maps a study's name to its ``Study`` record, in claim order.
 """
+# ruff: noqa: I001  (base must be imported before the study modules, which import it)
 
 from regimescope.studies.base import SCALES, Study, StudyContext, run_study, study_config
 from regimescope.studies.verdict import VERDICTS, Decision, Effect, Verdict
 
-from regimescope.studies import (  # noqa: E402  (after base: the modules import it)
+from regimescope.studies import (
+    format_collapse,
     instruction_tuning,
     rl_catalyst,
     rl_objectives,
@@ -22,6 +24,7 @@ STUDIES: dict[str, Study] = {
         rl_weights.STUDY,
         rl_objectives.STUDY,
         two_phase.STUDY,
+        format_collapse.STUDY,
     )
 }
 

@@ -24,7 +24,13 @@ from typing import Any
 
 from regimescope.config import override
 from regimescope.errors import BadInput, choose
-from regimescope.store import RunDir, open_run, write_bytes_atomic, write_json_atomic, write_text_atomic
+from regimescope.store import (
+    RunDir,
+    open_run,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from regimescope.studies.verdict import Verdict
 
 SCALES = ("smoke", "quick", "full")
@@ -81,13 +87,20 @@ def study_config(study: Study, scale: str, seeds: int | None = None):
     return config
 
 
-def study_folder(study: Study, scale: str = "quick", seeds: int | None = None, store=None) -> RunDir:
+def study_folder(
+    study: Study, scale: str = "quick", seeds: int | None = None, store=None
+) -> RunDir:
     """The store folder of ``study`` at ``scale`` (created empty if new)."""
     return open_run("study", study.name, study_config(study, scale, seeds), store)
 
 
-def run_study(study: Study, scale: str = "quick", seeds: int | None = None, store=None,
-              progress: Callable[[str], None] | None = None) -> tuple[Verdict, RunDir]:
+def run_study(
+    study: Study,
+    scale: str = "quick",
+    seeds: int | None = None,
+    store=None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Verdict, RunDir]:
     """Run ``study`` at ``scale`` (or reuse its finished folder); returns (verdict, folder)."""
     config = study_config(study, scale, seeds)
     run = open_run("study", study.name, config, store)
@@ -104,9 +117,15 @@ def run_study(study: Study, scale: str = "quick", seeds: int | None = None, stor
 
 def describe(study: Study, scale: str) -> dict[str, str]:
     """What the report needs to know of a study, so it never imports study code."""
-    return {"name": study.name, "number": study.number, "claim": study.claim,
-            "source": study.source, "correction": study.correction, "setup": study.setup,
-            "scale": scale}
+    return {
+        "name": study.name,
+        "number": study.number,
+        "claim": study.claim,
+        "source": study.source,
+        "correction": study.correction,
+        "setup": study.setup,
+        "scale": scale,
+    }
 
 
 def load_verdict(run: RunDir) -> Verdict:

@@ -59,9 +59,13 @@ def interval_rule(effect: Effect, support_above: float, contradict_below: float)
     if low > support_above:
         return Decision("supports", f"{effect.name} {fmt(effect)} lies above {support_above:g}")
     if high < contradict_below:
-        return Decision("contradicts", f"{effect.name} {fmt(effect)} lies below {contradict_below:g}")
-    return Decision("inconclusive",
-                    f"{effect.name} {fmt(effect)} straddles [{contradict_below:g}, {support_above:g}]")
+        return Decision(
+            "contradicts", f"{effect.name} {fmt(effect)} lies below {contradict_below:g}"
+        )
+    return Decision(
+        "inconclusive",
+        f"{effect.name} {fmt(effect)} straddles [{contradict_below:g}, {support_above:g}]",
+    )
 
 
 def equivalence_rule(effect: Effect, margin: float) -> Decision:

@@ -30,6 +30,7 @@ from regimescope.tasks.countdown import CountdownConfig, CountdownTask
 from regimescope.tasks.encode import Encoded, encode_example, encode_prompt
 from regimescope.tasks.mix import Mixture, Sequence
 from regimescope.tasks.rules import MODES, RulesConfig, RulesTask, random_baseline, render_prompt
+from regimescope.tasks.strings import string_tasks
 
 
 def _weighted(name: str, weights: tuple[float, float, float]) -> ArithmeticTask:
@@ -56,6 +57,7 @@ TASKS: dict[str, Task] = {
     "countdown-4": CountdownTask(CountdownConfig(n_numbers=4), name="countdown-4"),
     "rules": _rules,
     "mix": Mixture("mix", [(_arithmetic, 1.0), (_countdown, 1.0), (_rules, 1.0)]),
+    **string_tasks(),
 }
 
 
