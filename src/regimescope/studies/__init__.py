@@ -8,6 +8,7 @@ from regimescope.studies.base import SCALES, Study, StudyContext, run_study, stu
 from regimescope.studies.verdict import VERDICTS, Decision, Effect, Verdict
 
 from regimescope.studies import (
+    capability_origin,
     format_collapse,
     instruction_tuning,
     rl_catalyst,
@@ -23,6 +24,7 @@ STUDIES: dict[str, Study] = {
         rl_catalyst.STUDY,
         rl_weights.STUDY,
         rl_objectives.STUDY,
+        capability_origin.STUDY,
         two_phase.STUDY,
         format_collapse.STUDY,
     )
