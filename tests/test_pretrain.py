@@ -85,3 +85,12 @@ def test_warmup_cosine_shape():
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[-1] == pytest.approx(0.1, abs=1e-3)
     assert all(x >= y for x, y in zip(lrs[10:], lrs[11:], strict=False))
+
+
+def test_a_new_task_version_makes_a_new_run(tmp_path, monkeypatch):
+    from regimescope.tasks import get_task
+
+    first = pretrain(TINY, tmp_path)
+    monkeypatch.setattr(get_task(TINY.task), "version", "9.9")
+    second = pretrain(TINY, tmp_path)
+    assert second.path != first.path and second.meta["key"] == {"task_version": "9.9"}

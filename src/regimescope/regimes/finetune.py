@@ -16,12 +16,11 @@ from pathlib import Path
 
 import torch
 
-from regimescope.config import config_hash
 from regimescope.errors import BadInput
 from regimescope.organisms import check_model_folder, load_model, save_model
 from regimescope.regimes.curriculum import CurriculumConfig, build_curriculum, leaf_tasks
 from regimescope.regimes.recorder import RecorderConfig
-from regimescope.store import RunDir, atomic_dir, store_root
+from regimescope.store import RunDir, atomic_dir, run_path
 
 CHUNK = 1 << 20  # bytes read at a time when hashing
 SUMMARY_KEYS = ("loss", "reward", "accuracy", "probe/reward", "probe/accuracy", "kl_start")
@@ -78,9 +77,9 @@ def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
     return ref
 
 
-def completed_run(kind: str, name: str, config, root=None) -> RunDir | None:
-    """The complete run of ``config`` if the store has one (nothing is created)."""
-    run = RunDir(store_root(root) / kind / f"{name}-{config_hash(config)}")
+def completed_run(kind: str, name: str, config, root=None, key=None) -> RunDir | None:
+    """The complete run of ``config`` (and ``key``) if the store has one (nothing is created)."""
+    run = RunDir(run_path(kind, name, config, root, key))
     return run if run.is_complete() else None
 
 

@@ -97,10 +97,11 @@ def pretrain(
     to interrupt a run).
     """
     validate(cfg)
-    run = open_run("pretrain", f"{cfg.task}-w{cfg.organism.width}d{cfg.organism.depth}", cfg, root)
+    task = get_task(cfg.task)
+    name = f"{cfg.task}-w{cfg.organism.width}d{cfg.organism.depth}"
+    run = open_run("pretrain", name, cfg, root, key={"task_version": task.version})
     if run.is_complete():
         return run
-    task = get_task(cfg.task)
     model, tokenizer = build_organism(cfg.organism, seed=cfg.seed)
     model.train()
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)

@@ -293,12 +293,13 @@ def rl(cfg: RLConfig, root=None, on_step: Callable[[int, dict], None] | None = N
     ``on_step(step, record)`` is called after every step (progress display, tests).
     """
     cfg = resolve(cfg)
-    existing = completed_run("rl", run_name(cfg), cfg, root)
+    task = build_curriculum(cfg.curriculum, cfg.steps, cfg.prompts_per_step)
+    key = {"task_version": task.version}  # a regenerated task makes a new run
+    existing = completed_run("rl", run_name(cfg), cfg, root, key)
     if existing is not None:
         return existing
     model, tokenizer = load_start(cfg.model)  # a folder that does not load fails before writing
-    run = open_run("rl", run_name(cfg), cfg, root)
-    task = build_curriculum(cfg.curriculum, cfg.steps, cfg.prompts_per_step)
+    run = open_run("rl", run_name(cfg), cfg, root, key)
     recorder = Recorder(cfg.recorder, model)  # snapshots the start weights
     ref = frozen_copy(model) if cfg.kl_coef > 0 or cfg.recorder.kl else None
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)

@@ -285,12 +285,13 @@ def sft_step(model, ref, optimizer, batch, cfg: SFTConfig, log: bool) -> dict:
 def sft(cfg: SFTConfig, root=None, on_step: Callable[[int, dict], None] | None = None) -> RunDir:
     """Train (or reuse, or resume) the SFT run of ``cfg``; returns its complete run folder."""
     cfg = resolve(cfg)
-    existing = completed_run("sft", run_name(cfg), cfg, root)
+    task = build_curriculum(cfg.curriculum, cfg.steps, cfg.batch_size)
+    key = {"task_version": task.version}  # a regenerated task makes a new run
+    existing = completed_run("sft", run_name(cfg), cfg, root, key)
     if existing is not None:
         return existing
     model, tokenizer = load_start(cfg.model)  # a folder that does not load fails before writing
-    run = open_run("sft", run_name(cfg), cfg, root)
-    task = build_curriculum(cfg.curriculum, cfg.steps, cfg.batch_size)
+    run = open_run("sft", run_name(cfg), cfg, root, key)
     recorder = Recorder(cfg.recorder, model)
     ref = frozen_copy(model) if cfg.recorder.kl else None
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)

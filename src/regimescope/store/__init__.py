@@ -7,7 +7,7 @@ from regimescope.store.atomic import (
     write_text_atomic,
 )
 from regimescope.store.query import iter_runs, metrics_frame, runs_table
-from regimescope.store.rundir import RunDir, checkpoint_name, open_run, store_root
+from regimescope.store.rundir import RunDir, checkpoint_name, open_run, run_path, store_root
 
 __all__ = [
     "RunDir",
@@ -16,6 +16,7 @@ __all__ = [
     "iter_runs",
     "metrics_frame",
     "open_run",
+    "run_path",
     "runs_table",
     "store_root",
     "write_bytes_atomic",

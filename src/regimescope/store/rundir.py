@@ -16,6 +16,7 @@ killed-and-resumed run ends with the same metrics as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -108,16 +109,30 @@ class RunDir:
         write_text_atomic(self.path / "metrics.jsonl", text)
 
 
-def open_run(kind: str, name: str, config: Any, root: str | Path | None = None) -> RunDir:
+def run_path(kind: str, name: str, config: Any, root=None, key: dict | None = None) -> Path:
+    """``<root>/<kind>/<name>-<hash>``: the hash covers the resolved config and ``key``.
+
+    ``key`` holds what the config names but does not contain: the versions of the tasks it
+    trains on, a fingerprint of the code that analyses it. Change either and the run is new.
+    """
+    digest = config_hash(config)
+    if key:
+        canonical = json.dumps({"config": digest, "key": key}, sort_keys=True)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return store_root(root) / kind / f"{name}-{digest}"
+
+
+def open_run(kind: str, name: str, config: Any, root=None, key: dict | None = None) -> RunDir:
     """The run folder of ``config`` (a frozen dataclass), created with config and meta if new.
 
-    The folder name is ``<name>-<hash of the resolved config>``: asking again for the same
-    config returns the same folder, complete (reuse it) or not (resume it).
+    Asking again for the same config (and key) returns the same folder, complete (reuse
+    it) or not (resume it). The key is recorded in meta.json.
     """
-    path = store_root(root) / kind / f"{name}-{config_hash(config)}"
+    path = run_path(kind, name, config, root, key)
     run = RunDir(path)
     if not (path / "config.json").is_file():
         path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path / "meta.json", {**collect_meta(), "kind": kind, "name": name})
+        meta = {**collect_meta(), "kind": kind, "name": name, "key": key or {}}
+        write_json_atomic(path / "meta.json", meta)
         write_json_atomic(path / "config.json", to_dict(config))
     return run

@@ -103,7 +103,7 @@ def run_study(
 ) -> tuple[Verdict, RunDir]:
     """Run ``study`` at ``scale`` (or reuse its finished folder); returns (verdict, folder)."""
     config = study_config(study, scale, seeds)
-    run = open_run("study", study.name, config, store)
+    run = study_folder(study, scale, seeds, store)
     if run.is_complete():
         return load_verdict(run), run
     started = time.perf_counter()
