@@ -159,3 +159,10 @@ def test_demo_runs_every_study_then_reports_and_resumes(store, tmp_path, monkeyp
     assert main(["demo", "--out", str(out)]) == 0  # second run reuses the finished study
     assert len(calls) == 1 and "(reused)" in capsys.readouterr().out
     assert main(["demo", "--scale", "huge"]) == 2
+
+
+def test_study_folder_is_keyed_by_the_analysis_code(store):
+    from regimescope.studies.base import code_fingerprint, study_folder
+
+    run = study_folder(TOY, "quick")
+    assert run.meta["key"] == {"code": code_fingerprint()} and len(code_fingerprint()) == 12

@@ -14,6 +14,8 @@ The study's own folder, ``<store>/study/<name>-<hash>/``, holds ``tables/*.csv``
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import io
 import json
 import time
@@ -87,11 +89,29 @@ def study_config(study: Study, scale: str, seeds: int | None = None):
     return config
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 (12 hex digits) over the source of the code that measures and decides:
+    ``studies/``, ``instruments/`` and ``sampling.py``.
+
+    It keys every study folder, so a finished verdict is reused only while that code is
+    unchanged; training runs are keyed by their own configs and stay reusable.
+    """
+    package = Path(__file__).resolve().parent.parent
+    files = sorted([*package.glob("studies/*.py"), *package.glob("instruments/*.py")])
+    digest = hashlib.sha256()
+    for path in [*files, package / "sampling.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def study_folder(
     study: Study, scale: str = "quick", seeds: int | None = None, store=None
 ) -> RunDir:
-    """The store folder of ``study`` at ``scale`` (created empty if new)."""
-    return open_run("study", study.name, study_config(study, scale, seeds), store)
+    """The store folder of ``study`` at ``scale`` (created empty if new), keyed by the
+    study's config and the fingerprint of the analysis code."""
+    config = study_config(study, scale, seeds)
+    return open_run("study", study.name, config, store, key={"code": code_fingerprint()})
 
 
 def run_study(
