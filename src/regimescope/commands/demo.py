@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from regimescope.commands.basics import OUT, Store
-from regimescope.commands.progress import STDERR
+from regimescope.commands.progress import STDERR, log_line
 
 
 def demo(
@@ -67,11 +67,18 @@ def run_all(studies, scale: str, store) -> dict[str, tuple[str, float, bool]]:
                 scale,
                 None,
                 store,
-                progress=lambda line, n=name: bar.update(overall, info=f"{n}: {line}"),
+                progress=live_or_logged(bar, overall, name),
             )
             results[name] = (verdict.verdict, time.perf_counter() - start, reused)
             bar.advance(overall)
     return results
+
+
+def live_or_logged(bar: Progress, task_id, name: str):
+    """Progress for one study: on the live bar in a terminal, else as timestamped log lines."""
+    if STDERR.is_terminal:
+        return lambda line: bar.update(task_id, info=f"{name}: {line}")
+    return log_line(name)
 
 
 def show_breakdown(walls: dict[str, tuple[str, float, bool]], total: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
@@ -28,3 +29,14 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
             bar.update(task_id, completed=done, info=info)
 
         yield advance_to
+
+
+def log_line(prefix: str) -> Callable[[str], None]:
+    """A progress reporter for a log file (stderr not a terminal, e.g. under nohup or a batch
+    scheduler), where live displays draw nothing: one timestamped plain line per report."""
+
+    def report(line: str) -> None:
+        STDERR.print(f"{time.strftime('%H:%M:%S')} {prefix}: {line}", markup=False,
+                     highlight=False, soft_wrap=True)
+
+    return report

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from regimescope.commands.basics import OUT, Store
-from regimescope.commands.progress import STDERR
+from regimescope.commands.progress import STDERR, log_line
 
 
 def studies() -> None:
@@ -38,14 +38,14 @@ def study(
     from regimescope.studies.verdict import fmt
 
     choose("study", name, STUDIES)
-    with STDERR.status(f"study {name} ({scale})") as status:
-        verdict, run = run_study(
-            STUDIES[name],
-            scale,
-            seeds,
-            store,
-            progress=lambda line: status.update(f"{name}: {line}"),
-        )
+    if STDERR.is_terminal:
+        with STDERR.status(f"study {name} ({scale})") as status:
+            verdict, run = run_study(
+                STUDIES[name], scale, seeds, store,
+                progress=lambda line: status.update(f"{name}: {line}"),
+            )
+    else:
+        verdict, run = run_study(STUDIES[name], scale, seeds, store, progress=log_line(name))
     OUT.print(f"[bold]{name}[/bold]: {verdict.verdict} — {verdict.reason}")
     for effect in verdict.effects:
         OUT.print(f"  {effect.name}: {fmt(effect)} {effect.unit}")
