@@ -79,6 +79,7 @@ def toy_run(cfg, ctx):
     import pandas as pd
 
     calls.append(cfg)
+    ctx.progress("toy step")
     ctx.save_table("numbers", pd.DataFrame({"seed": list(cfg.seeds), "value": cfg.effect}))
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, cfg.effect])
@@ -159,6 +160,21 @@ def test_demo_runs_every_study_then_reports_and_resumes(store, tmp_path, monkeyp
     assert main(["demo", "--out", str(out)]) == 0  # second run reuses the finished study
     assert len(calls) == 1 and "(reused)" in capsys.readouterr().out
     assert main(["demo", "--scale", "huge"]) == 2
+
+
+def test_study_progress_is_logged_as_lines_when_stderr_is_not_a_terminal(
+    store, monkeypatch, capsys
+):
+    import re
+
+    from regimescope import studies
+    from regimescope.cli import main
+
+    monkeypatch.setattr(studies, "STUDIES", {"toy": TOY})
+    assert main(["study", "toy"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"^\d\d:\d\d:\d\d toy: toy step$", captured.err, re.M), captured.err
+    assert "toy: supports" in captured.out
 
 
 def test_study_folder_is_keyed_by_the_analysis_code(store):
