@@ -94,3 +94,27 @@ def test_a_new_task_version_makes_a_new_run(tmp_path, monkeypatch):
     monkeypatch.setattr(get_task(TINY.task), "version", "9.9")
     second = pretrain(TINY, tmp_path)
     assert second.path != first.path and second.meta["key"] == {"task_version": "9.9"}
+
+
+def test_two_concurrent_callers_train_a_run_once(tmp_path):
+    """The run lock: the second caller waits for the first, then reuses its finished run."""
+    import threading
+
+    steps_seen: list[int] = []
+    started = threading.Event()
+
+    def on_first_step(step, record):
+        started.set()
+        steps_seen.append(step)
+
+    def first_caller():
+        pretrain(TINY, tmp_path / "shared", on_step=on_first_step)
+
+    thread = threading.Thread(target=first_caller)
+    thread.start()
+    started.wait(timeout=60)  # the first caller holds the lock and is training
+    second = pretrain(TINY, tmp_path / "shared", on_step=lambda s, r: steps_seen.append(-s))
+    thread.join()
+    assert steps_seen == list(range(1, 21))  # trained once, by the first caller only
+    assert second.is_complete()
+    assert_same_run(second, pretrain(TINY, tmp_path / "fresh"))

@@ -62,3 +62,26 @@ def test_rundir_accepts_a_string_path(tmp_path):
     from regimescope.store import RunDir
 
     assert RunDir(str(tmp_path)).model_dir == tmp_path / "model"
+
+
+def test_exclusive_makes_a_second_holder_wait(store):
+    import threading
+    import time
+
+    run = open_run("test", "lock", OrganismConfig())
+    order: list[str] = []
+    held = threading.Event()
+
+    def holder():
+        with run.exclusive():
+            held.set()
+            time.sleep(0.3)
+            order.append("first released")
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(timeout=10)
+    with run.exclusive():
+        order.append("second entered")
+    thread.join()
+    assert order == ["first released", "second entered"]

@@ -6,6 +6,7 @@ import pytest
 
 from regimescope.studies import VERDICTS, Effect, run_study
 from regimescope.studies import format_collapse as study
+from regimescope.studies import format_collapse_effects as effects
 from regimescope.studies import format_collapse_parts as parts
 from regimescope.tasks import get_task
 
@@ -76,7 +77,7 @@ def test_shares_winner_and_distance():
     samples = parts.Samples(np.array([[0, 0, 2, 3], [0, 1, 0, 0]]), np.zeros((2, 4)))
     assert samples.shares()[0].tolist() == [0.5, 0.0, 0.25, 0.25]
     assert parts.winner(samples) == 0  # code: 5 of 8 samples
-    assert parts.tv(np.array([1.0, 0, 0, 0]), np.array([0, 1.0, 0, 0])) == 1.0
+    assert effects.tv(np.array([1.0, 0, 0, 0]), np.array([0, 1.0, 0, 0])) == 1.0
     formatless = parts.Samples(np.full((2, 3), 3), np.zeros((2, 3)))  # every sample: none
     assert parts.NAMES[parts.winner(formatless)] == "none"
     assert formatless.winner_share(parts.winner(formatless)).tolist() == [0.0, 0.0]

@@ -5,6 +5,7 @@ import pytest
 
 from regimescope.studies import VERDICTS, Effect, run_study
 from regimescope.studies import rl_weights as study
+from regimescope.studies import rl_weights_effects as effects
 from regimescope.studies import rl_weights_parts as parts
 
 
@@ -71,7 +72,7 @@ def synthetic(rl_offset: float) -> parts.Measured:
 
 @pytest.mark.parametrize("offset", [0.0, 0.2])
 def test_matched_advantage_interpolates_in_log_drift(offset):
-    effect = parts.matched_advantage(synthetic(offset), parts.RL, "bf16", resamples=50)
+    effect = effects.matched_advantage(synthetic(offset), parts.RL, "bf16", resamples=50)
     assert effect.estimate == pytest.approx(offset)
     assert effect.ci95[0] == pytest.approx(offset) and effect.ci95[1] == pytest.approx(offset)
     assert "lr 1e-05, 0.0001, 0.001" in effect.name  # every RL drift lies in gold's range
@@ -80,14 +81,14 @@ def test_matched_advantage_interpolates_in_log_drift(offset):
 def test_matched_advantage_none_outside_the_range():
     m = synthetic(0.0)
     m.cells["delta_sq"][parts.RL] *= 1e4  # RL drifts 100 times further than any gold run
-    assert parts.matched_advantage(m, parts.RL, "bf16", resamples=10) is None
+    assert effects.matched_advantage(m, parts.RL, "bf16", resamples=10) is None
 
 
 def test_rank_effect_drops_idle_runs_and_matrices():
     values = np.array([[[1.0, np.nan, 0.5]], [[np.nan, np.nan, np.nan]]])  # (L=2, S=1, T=3)
-    effect = parts.rank_effect(values, "rank", resamples=20)
+    effect = effects.rank_effect(values, "rank", resamples=20)
     assert effect.estimate == pytest.approx(0.75)
-    assert parts.rank_effect(np.full((1, 1, 2), np.nan), "rank", 10) is None
+    assert effects.rank_effect(np.full((1, 1, 2), np.nan), "rank", 10) is None
 
 
 def test_smoke_run_writes_tables_figures_and_a_verdict(store):

@@ -6,6 +6,8 @@ import pytest
 
 from regimescope.studies import VERDICTS, Effect, run_study
 from regimescope.studies import two_phase as study
+from regimescope.studies import two_phase_curves as curves
+from regimescope.studies import two_phase_effects as effects
 from regimescope.studies import two_phase_parts as parts
 
 
@@ -85,9 +87,9 @@ def test_arc_finds_the_boundary_and_the_phases():
     frame = synthetic_frame(
         [1.0, 0.8, 0.6, 0.6, 0.6, 0.6, 0.6], [1.0, 0.9, 0.8, 0.9, 1.0, 1.1, 1.2]
     )
-    data = parts.arm_data(frame, "grpo", (0, 1))
+    data = curves.arm_data(frame, "grpo", (0, 1))
     assert list(data.steps) == [0, *STEPS] and data.columns["h_exec"].shape == (12, 7)
-    found = parts.arc(data)
+    found = curves.arc(data)
     assert found["boundary"] == 20
     assert found["slope_before"] == pytest.approx(-2.0, abs=0.05)  # nats per 100 steps
     assert found["slope_change"] == pytest.approx(-2.0, abs=0.05)
@@ -98,8 +100,8 @@ def test_effects_and_decision_on_a_known_arc():
     frame = synthetic_frame(
         [1.0, 0.8, 0.6, 0.6, 0.6, 0.6, 0.6], [1.0, 0.9, 0.8, 0.9, 1.0, 1.1, 1.2]
     )
-    arms = {arm: parts.arm_data(frame, arm, (0, 1)) for arm in parts.ARMS}
-    found = parts.effects(arms, [], study.smoke())
+    arms = {arm: curves.arm_data(frame, arm, (0, 1)) for arm in parts.ARMS}
+    found = effects.effects(arms, [], study.smoke())
     assert found.gain.estimate == pytest.approx(0.3)
     assert found.hicra.estimate == pytest.approx(0.1)
     assert found.bonus.estimate == pytest.approx(0.0)
@@ -118,8 +120,8 @@ def test_effects_and_decision_on_a_known_arc():
 
 def test_relative_perplexity_starts_at_one():
     frame = synthetic_frame([1.0] * 7, [1.0] * 7)
-    data = parts.arm_data(frame, "grpo", (0, 1))
-    values = parts.curve(data, "execution-token relative perplexity")
+    data = curves.arm_data(frame, "grpo", (0, 1))
+    values = curves.curve(data, "execution-token relative perplexity")
     assert values[0] == pytest.approx(1.0)
 
 

@@ -100,8 +100,14 @@ def pretrain(
     task = get_task(cfg.task)
     name = f"{cfg.task}-w{cfg.organism.width}d{cfg.organism.depth}"
     run = open_run("pretrain", name, cfg, root, key={"task_version": task.version})
-    if run.is_complete():
-        return run
+    with run.exclusive():  # another process training this config: wait, then reuse its run
+        if not run.is_complete():
+            train(run, cfg, task, on_step)
+    return run
+
+
+def train(run: RunDir, cfg: PretrainConfig, task, on_step) -> None:
+    """The training loop of ``pretrain`` (resumes from the run's last checkpoint)."""
     model, tokenizer = build_organism(cfg.organism, seed=cfg.seed)
     model.train()
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
@@ -126,7 +132,6 @@ def pretrain(
         if on_step is not None:
             on_step(done, record)
     finish(run, model, tokenizer, cfg)
-    return run
 
 
 def resume(run: RunDir, model, optimizer) -> int:

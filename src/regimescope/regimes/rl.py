@@ -300,6 +300,15 @@ def rl(cfg: RLConfig, root=None, on_step: Callable[[int, dict], None] | None = N
         return existing
     model, tokenizer = load_start(cfg.model)  # a folder that does not load fails before writing
     run = open_run("rl", run_name(cfg), cfg, root, key)
+    with run.exclusive():  # another process training this config: wait, then reuse its run
+        if not run.is_complete():
+            train(run, cfg, task, model, tokenizer, on_step)
+    return run
+
+
+def train(run: RunDir, cfg: RLConfig, task, model, tokenizer, on_step) -> None:
+    """The training loop of ``rl`` from the loaded start model (resumes from the run's last
+    checkpoint)."""
     recorder = Recorder(cfg.recorder, model)  # snapshots the start weights
     ref = frozen_copy(model) if cfg.kl_coef > 0 or cfg.recorder.kl else None
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
@@ -314,4 +323,3 @@ def rl(cfg: RLConfig, root=None, on_step: Callable[[int, dict], None] | None = N
         if on_step is not None:
             on_step(done, record)
     finish(run, model, tokenizer, cfg.steps)
-    return run

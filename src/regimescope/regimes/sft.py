@@ -292,6 +292,15 @@ def sft(cfg: SFTConfig, root=None, on_step: Callable[[int, dict], None] | None =
         return existing
     model, tokenizer = load_start(cfg.model)  # a folder that does not load fails before writing
     run = open_run("sft", run_name(cfg), cfg, root, key)
+    with run.exclusive():  # another process training this config: wait, then reuse its run
+        if not run.is_complete():
+            train(run, cfg, task, model, tokenizer, on_step)
+    return run
+
+
+def train(run: RunDir, cfg: SFTConfig, task, model, tokenizer, on_step) -> None:
+    """The training loop of ``sft`` from the loaded start model (resumes from the run's last
+    checkpoint)."""
     recorder = Recorder(cfg.recorder, model)
     ref = frozen_copy(model) if cfg.recorder.kl else None
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
@@ -322,4 +331,3 @@ def sft(cfg: SFTConfig, root=None, on_step: Callable[[int, dict], None] | None =
         if on_step is not None:
             on_step(done, record)
     finish(run, model, tokenizer, cfg.steps)
-    return run

@@ -8,20 +8,31 @@ Layout of ``<root>/<kind>/<name>-<hash>/``::
     checkpoints/step_000100/   a model folder (+ optimizer and trainer state to resume)
     model/             the final model folder, loadable by plain transformers
     complete.json      written last: the summary; its presence marks the run complete
+    .lock              held (flock) by the process training the run
 
 Every file is written atomically (``store.atomic``). Metrics are appended line by line;
 on resume, lines after the resumed checkpoint and any torn last line are dropped, so a
-killed-and-resumed run ends with the same metrics as an uninterrupted one.
+killed-and-resumed run ends with the same metrics as an uninterrupted one. Two processes
+sharing a store (two studies in parallel, jobs on a cluster) never train the same run at
+once: the regimes train under ``RunDir.exclusive()``, so the second waits for the lock, then
+finds the run complete and reuses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): runs are not locked, one process per store
+    fcntl = None
 
 from regimescope.config import config_hash, to_dict
 from regimescope.store.atomic import write_json_atomic, write_text_atomic
@@ -70,6 +81,17 @@ class RunDir:
         """Record the end time, then write the completion marker (last)."""
         write_json_atomic(self.path / "meta.json", {**self.meta, "finished": now_iso()})
         write_json_atomic(self.path / "complete.json", summary)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the run's lock (an advisory ``flock`` on ``.lock``, released by the kernel if
+        the process dies) for as long as the block runs; blocks while another process holds it.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "a") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield  # closing the file releases the lock
 
     def checkpoint_dir(self, step: int) -> Path:
         return self.path / "checkpoints" / checkpoint_name(step)

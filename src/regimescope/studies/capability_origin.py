@@ -53,7 +53,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regimescope.studies import capability_origin_figures as figure_parts
 from regimescope.studies import capability_origin_parts as parts
+from regimescope.studies import capability_origin_tables as table_parts
 from regimescope.studies.base import Study, StudyContext
 from regimescope.studies.verdict import Decision, Effect, Verdict, combine, fmt
 
@@ -245,7 +247,7 @@ def run(cfg: CapabilityOriginConfig, ctx: StudyContext) -> Verdict:
         primary["base_passn_b"].estimate,
         primary["stall_c"],
     )
-    training = parts.training_table(runs)
+    training = table_parts.training_table(runs)
     save_outputs(cfg, ctx, training, cell_counts, atomic, found, labels, primary)
     shortfalls = design_shortfalls(cfg, ctx.scale)
     return Verdict(
@@ -290,36 +292,36 @@ def primary_effects(found: dict, atomic: dict, cfg: CapabilityOriginConfig) -> d
 def save_outputs(cfg, ctx: StudyContext, training, cell_counts, atomic, found, labels, primary):
     """Tables and figures of the study folder."""
     n = cfg.n
-    passk = parts.passk_table(cell_counts, n, cfg.bootstrap)
-    creation = parts.creation_table(found, cell_counts, n, labels)
-    competence = parts.competence_table(cell_counts, atomic, n, cfg.bootstrap)
+    passk = table_parts.passk_table(cell_counts, n, cfg.bootstrap)
+    creation = table_parts.creation_table(found, cell_counts, n, labels)
+    competence = table_parts.competence_table(cell_counts, atomic, n, cfg.bootstrap)
     ctx.save_table("passk", passk)
-    ctx.save_table("per_problem", parts.per_problem_table(cfg.seeds, cell_counts, atomic, n))
+    ctx.save_table("per_problem", table_parts.per_problem_table(cfg.seeds, cell_counts, atomic, n))
     ctx.save_table("creation", creation)
     ctx.save_table("competence", competence)
     ctx.save_table("rl_training", training)
-    ctx.save_table("effects", parts.effects_frame(primary, found))
+    ctx.save_table("effects", table_parts.effects_frame(primary, found))
     ctx.save_figure(
         "passk_curves",
-        parts.figure_passk(passk, creation, cfg.depths, n),
+        figure_parts.figure_passk(passk, creation, cfg.depths, n),
         f"pass@k of the base and of GRPO on the same family, on {cfg.problems} held-out "
         "problems per family and depth; bands are 95% bootstrap intervals.",
     )
     ctx.save_figure(
         "creation",
-        parts.figure_creation(creation, n, CREATION_MIN, GAIN_MIN),
+        figure_parts.figure_creation(creation, n, CREATION_MIN, GAIN_MIN),
         "Creation rate (base-unsolved problems RL solves) and pass@1 gain per family and "
         "depth, with 95% bootstrap intervals.",
     )
     ctx.save_figure(
         "rl_rewards",
-        parts.figure_rewards(training),
+        figure_parts.figure_rewards(training),
         "Mean rollout reward during GRPO on depth-2 compositions of each family; family C "
         "lacks the atomic skills.",
     )
     ctx.save_figure(
         "competence",
-        parts.figure_competence(competence, creation, n),
+        figure_parts.figure_competence(competence, creation, n),
         f"Base pass@{n} by family and depth (left) and the creation rate of each cell "
         "against the base's competence on it (right), 95% intervals.",
     )

@@ -50,7 +50,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from regimescope.errors import BadInput
+from regimescope.studies import format_collapse_effects as effect_parts
+from regimescope.studies import format_collapse_figures as figure_parts
 from regimescope.studies import format_collapse_parts as parts
+from regimescope.studies import format_collapse_tables as table_parts
 from regimescope.studies.base import Study, StudyContext
 from regimescope.studies.verdict import Decision, Effect, Verdict, combine, fmt, interval_rule
 
@@ -251,11 +254,11 @@ def run(cfg: FormatCollapseConfig, ctx: StudyContext) -> Verdict:
     bases, runs = parts.train(cfg, ctx)
     ctx.progress("sampling every model on the held-out problems")
     measured = parts.measure(cfg, bases, runs)
-    first_pass, base_share = parts.collapse_effects(cfg, measured, MIN_BASE_ACCURACY)
-    final = parts.final_effect(cfg, measured)
-    gap, between = parts.scale_effects(cfg, measured)
-    by_accuracy, by_frequency = parts.predictor_effects(cfg, measured)
-    kl = parts.kl_effect(cfg, measured)
+    first_pass, base_share = effect_parts.collapse_effects(cfg, measured, MIN_BASE_ACCURACY)
+    final = effect_parts.final_effect(cfg, measured)
+    gap, between = effect_parts.scale_effects(cfg, measured)
+    by_accuracy, by_frequency = effect_parts.predictor_effects(cfg, measured)
+    kl = effect_parts.kl_effect(cfg, measured)
     enough = len(cfg.seeds) * len(cfg.scales) * len(cfg.mixtures) >= MIN_RUNS
     overall, decided = decide(
         first_pass,
@@ -268,7 +271,7 @@ def run(cfg: FormatCollapseConfig, ctx: StudyContext) -> Verdict:
         cfg.coverage,
     )
     found = (first_pass, base_share, final, gap, between, by_accuracy, by_frequency, kl)
-    effects = [e for e in found if e is not None] + parts.base_accuracy(cfg, measured)
+    effects = [e for e in found if e is not None] + effect_parts.base_accuracy(cfg, measured)
     save(cfg, ctx, measured, runs, effects)
     return Verdict(
         study=STUDY.name,
@@ -298,35 +301,35 @@ def check(cfg: FormatCollapseConfig) -> None:
 
 def save(cfg, ctx: StudyContext, measured, runs: dict, effects: list[Effect]) -> None:
     """Tables and figures of the study folder."""
-    bases = parts.base_table(cfg, measured)
-    summary = parts.runs_table(cfg, measured, runs, COLLAPSE_SHARE)
-    rollouts = parts.rollout_table(runs)
+    bases = table_parts.base_table(cfg, measured)
+    summary = table_parts.runs_table(cfg, measured, runs, COLLAPSE_SHARE)
+    rollouts = table_parts.rollout_table(runs)
     ctx.save_table("bases", bases)
     ctx.save_table("runs", summary)
-    ctx.save_table("held_out_formats", parts.eval_table(measured))
+    ctx.save_table("held_out_formats", table_parts.eval_table(measured))
     ctx.save_table("rollouts", rollouts)
-    ctx.save_table("effects", parts.effects_table(effects))
+    ctx.save_table("effects", table_parts.effects_table(effects))
     ctx.save_figure(
         "format_shares",
-        parts.plot_shares(cfg, rollouts, COLLAPSE_SHARE),
+        figure_parts.plot_shares(cfg, rollouts, COLLAPSE_SHARE),
         "Share of RL rollouts in each format per step (line: mean over seeds; band: "
         "95% binomial interval, KL 0; dash-dot line: end of the first pass).",
     )
     ctx.save_figure(
         "format_accuracy",
-        parts.plot_accuracy(cfg, rollouts),
+        figure_parts.plot_accuracy(cfg, rollouts),
         "Accuracy of RL rollouts within each format per step at KL 0 (band: 95% "
         "binomial interval), and over all formats (black).",
     )
     ctx.save_figure(
         "pre_rl",
-        parts.plot_pre_rl(cfg, bases, summary),
+        figure_parts.plot_pre_rl(cfg, bases, summary),
         "Before RL: each format's pretraining weight, share of the base's samples "
         "and forced-format accuracy (95% intervals over problems); title: KL-0 winners.",
     )
     ctx.save_figure(
         "effects",
-        parts.plot_effects(effects, COLLAPSE_SHARE, SCALE_MARGIN),
+        figure_parts.plot_effects(effects, COLLAPSE_SHARE, SCALE_MARGIN),
         "Every effect with its 95% bootstrap interval over runs and problems.",
     )
 

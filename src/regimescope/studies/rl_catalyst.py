@@ -74,7 +74,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regimescope.studies import rl_catalyst_figures as figure_parts
 from regimescope.studies import rl_catalyst_parts as parts
+from regimescope.studies import rl_catalyst_tables as table_parts
 from regimescope.studies.base import Study, StudyContext
 from regimescope.studies.verdict import (
     Decision,
@@ -220,7 +222,7 @@ def run(cfg: RLCatalystConfig, ctx: StudyContext) -> Verdict:
     )
     save_outputs(cfg, ctx, runs, counts, found)
     shortfalls = design_shortfalls(cfg, ctx.scale)
-    ppl = parts.median_ppl(runs)  # (base samples, final RL samples), under the base
+    ppl = table_parts.median_ppl(runs)  # (base samples, final RL samples), under the base
     return Verdict(
         study=STUDY.name,
         claim=CLAIM,
@@ -239,13 +241,13 @@ def run(cfg: RLCatalystConfig, ctx: StudyContext) -> Verdict:
 
 def save_outputs(cfg: RLCatalystConfig, ctx: StudyContext, runs, counts, found) -> None:
     """Tables and figures of the study folder."""
-    passk = parts.passk_table(runs, counts, cfg.n, cfg.bootstrap)
-    coverage = parts.coverage_table(runs, counts, cfg.bootstrap)
-    histogram = parts.histogram_table(runs, counts, cfg.n)
-    perplexity = parts.perplexity_table(runs)
-    training = parts.training_table(runs)
+    passk = table_parts.passk_table(runs, counts, cfg.n, cfg.bootstrap)
+    coverage = table_parts.coverage_table(runs, counts, cfg.bootstrap)
+    histogram = table_parts.histogram_table(runs, counts, cfg.n)
+    perplexity = table_parts.perplexity_table(runs)
+    training = table_parts.training_table(runs)
     ctx.save_table("passk", passk)
-    ctx.save_table("per_problem", parts.per_problem_table(runs, counts, cfg.n))
+    ctx.save_table("per_problem", table_parts.per_problem_table(runs, counts, cfg.n))
     ctx.save_table("coverage", coverage)
     ctx.save_table("accuracy_histogram", histogram)
     ctx.save_table("perplexity", perplexity)
@@ -254,31 +256,31 @@ def save_outputs(cfg: RLCatalystConfig, ctx: StudyContext, runs, counts, found) 
     n = cfg.n
     ctx.save_figure(
         "passk_curves",
-        parts.figure_passk(passk, found["crossover"], n),
+        figure_parts.figure_passk(passk, found["crossover"], n),
         f"pass@k of the base and each GRPO checkpoint on {cfg.problems} held-out "
         "problems; bands are 95% bootstrap intervals over seeds and problems.",
     )
     ctx.save_figure(
         "rl_steps",
-        parts.figure_steps(passk, training, n),
+        figure_parts.figure_steps(passk, training, n),
         f"Rollout reward during GRPO (left), and held-out pass@1 and pass@{n} "
         "at each checkpoint (right, 95% CI).",
     )
     ctx.save_figure(
         "coverage",
-        parts.figure_coverage(coverage, n),
+        figure_parts.figure_coverage(coverage, n),
         "Share of problems that only the base solves, and only RL solves, in "
         f"{n} samples, at each checkpoint (95% CI).",
     )
     ctx.save_figure(
         "accuracy_histogram",
-        parts.figure_histogram(histogram),
+        figure_parts.figure_histogram(histogram),
         "Per-problem accuracy of the base and the final RL checkpoint, with the "
         "mass at exactly 0 and exactly 1 shown separately.",
     )
     ctx.save_figure(
         "perplexity",
-        parts.figure_perplexity(perplexity),
+        figure_parts.figure_perplexity(perplexity),
         "Perplexity under the base of each model's samples (median, bars = "
         "interquartile range); the dotted line is the base's own median.",
     )

@@ -39,7 +39,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from regimescope.regimes.pretrain import PretrainConfig
+from regimescope.studies import rl_weights_effects as effect_parts
+from regimescope.studies import rl_weights_figures as figure_parts
 from regimescope.studies import rl_weights_parts as parts
+from regimescope.studies import rl_weights_tables as table_parts
 from regimescope.studies.base import Study, StudyContext
 from regimescope.studies.bases import latent_base
 from regimescope.studies.verdict import Decision, Effect, Verdict, combine, fmt, interval_rule
@@ -219,11 +222,11 @@ def run(cfg: RLWeightsConfig, ctx: StudyContext) -> Verdict:
     base_dir, tuned = parts.train_sweep(cfg, ctx)
     ctx.progress("diffing every tuned checkpoint against the base")
     measured = parts.measure(base_dir, tuned, cfg)
-    changed = parts.changed_table(measured, cfg.bootstrap)
-    ranks = parts.rank_table(measured, cfg.bootstrap)
-    found = parts.effects(measured, changed, cfg.bootstrap)
-    overlap = parts.overlap_frame(measured)
-    excess = parts.lowest_rate_excess(overlap, cfg.lrs)
+    changed = effect_parts.changed_table(measured, cfg.bootstrap)
+    ranks = effect_parts.rank_table(measured, cfg.bootstrap)
+    found = effect_parts.effects(measured, changed, cfg.bootstrap)
+    overlap = table_parts.overlap_frame(measured)
+    excess = table_parts.lowest_rate_excess(overlap, cfg.lrs)
     overall, decisions = decide(
         found.fp32,
         found.bf16,
@@ -247,7 +250,7 @@ def run(cfg: RLWeightsConfig, ctx: StudyContext) -> Verdict:
         scale=ctx.scale,
         seeds=list(cfg.seeds),
         full_design=ctx.scale != "smoke",
-        notes=parts.notes(ctx.scale, measured),
+        notes=table_parts.notes(ctx.scale, measured),
         follow_up="If bf16 sparsity follows drift alone, does a mask chosen by weight magnitude "
         "(small |w| first) match RL's bf16 mask as well as another RL seed does?",
     )
@@ -255,28 +258,28 @@ def run(cfg: RLWeightsConfig, ctx: StudyContext) -> Verdict:
 
 def save(ctx: StudyContext, measured, changed, ranks, overlap, found) -> None:
     """The study's tables and figures."""
-    ctx.save_table("runs", parts.runs_frame(measured))
+    ctx.save_table("runs", table_parts.runs_frame(measured))
     ctx.save_table("changed", changed)
     ctx.save_table("ranks", ranks)
     ctx.save_table("overlap", overlap)
-    ctx.save_table("effects", parts.effects_frame(found.all))
+    ctx.save_table("effects", table_parts.effects_frame(found.all))
     ctx.save_table("tensors", measured.result.tensor_frame())
     ctx.save_figure(
         "changed_vs_drift",
-        parts.plot_changed_vs_drift(changed, measured, SPARSE_AT),
+        figure_parts.plot_changed_vs_drift(changed, measured, SPARSE_AT),
         "Changed fraction of parameters against relative drift ‖Δ‖/‖W‖ per regime (one point per "
         "learning rate), exact in fp32, after a bf16 cast and beyond τ = 1e-5, with 95% intervals "
         "over seeds and tensors.",
     )
     ctx.save_figure(
         "tolerance_sweep",
-        parts.plot_tolerances(changed, measured),
+        figure_parts.plot_tolerances(changed, measured),
         "Changed fraction against the tolerance τ in |Δ| > τ per regime and learning rate (bands: "
         "95% intervals), with the bf16-cast fraction dotted.",
     )
     ctx.save_figure(
         "structure",
-        parts.plot_structure(ranks, overlap, measured.lrs),
+        figure_parts.plot_structure(ranks, overlap, measured.lrs),
         "Rank fraction and stable rank of the update matrices per regime and learning rate (95% "
         "intervals), and the Jaccard overlap of two seeds' bf16 changed-masks against chance.",
     )

@@ -51,7 +51,11 @@ import pandas as pd
 
 from regimescope.errors import BadInput
 from regimescope.regimes.pretrain import PretrainConfig
+from regimescope.studies import two_phase_curves as curve_parts
+from regimescope.studies import two_phase_effects as effect_parts
+from regimescope.studies import two_phase_figures as figure_parts
 from regimescope.studies import two_phase_parts as parts
+from regimescope.studies import two_phase_proxy as proxy_parts
 from regimescope.studies.base import Study, StudyContext
 from regimescope.studies.bases import latent_base
 from regimescope.studies.verdict import Decision, Effect, Verdict, combine, fmt, interval_rule
@@ -223,9 +227,9 @@ def run(cfg: TwoPhaseConfig, ctx: StudyContext) -> Verdict:
     base, trained = parts.train_all(cfg, ctx)
     frame, docs = parts.measure_all(base, trained, cfg, ctx)
     ctx.progress("curves, phase boundary and intervals")
-    arms = {arm: parts.arm_data(frame, arm, cfg.seeds) for arm in parts.ARMS}
-    proxy = pd.DataFrame(parts.proxy_scores(docs, cfg.seeds, cfg.eval_problems, cfg))
-    found = parts.effects(arms, proxy.to_dict("records"), cfg)
+    arms = {arm: curve_parts.arm_data(frame, arm, cfg.seeds) for arm in parts.ARMS}
+    proxy = pd.DataFrame(proxy_parts.proxy_scores(docs, cfg.seeds, cfg.eval_problems, cfg))
+    found = effect_parts.effects(arms, proxy.to_dict("records"), cfg)
     arc = found.arc
     overall, decided = decide(
         found.gain,
@@ -257,10 +261,10 @@ def run(cfg: TwoPhaseConfig, ctx: StudyContext) -> Verdict:
 
 def save_results(ctx: StudyContext, cfg, frame, arms, proxy, trained, found) -> None:
     """Tables and figures of the study folder."""
-    curves = parts.curve_table(arms, cfg.band_bootstrap)
+    curves = curve_parts.curve_table(arms, cfg.band_bootstrap)
     rollouts = parts.rollout_table(trained)
     phases = [
-        {"arm": arm, **row} for arm, data in arms.items() for row in parts.phase_changes(data)
+        {"arm": arm, **row} for arm, data in arms.items() for row in curve_parts.phase_changes(data)
     ]
     effects = pd.DataFrame(
         [(e.name, e.estimate, *e.ci95, e.unit) for e in found.all],
@@ -278,20 +282,20 @@ def save_results(ctx: StudyContext, cfg, frame, arms, proxy, trained, found) -> 
     boundary = found.arc["boundary"]
     ctx.save_figure(
         "arc",
-        parts.plot_arc(curves, boundary if measurable(boundary) else None),
+        figure_parts.plot_arc(curves, boundary if measurable(boundary) else None),
         "Accuracy, plan and execution accuracy, plan-choice entropy and token entropies of "
         "each arm's checkpoints on held-out problems over RL steps (bands: 95% bootstrap over "
         "seeds and problems; dashed line and grey span: GRPO's phase boundary and its interval).",
     )
     ctx.save_figure(
         "rollouts",
-        parts.plot_rollouts(rollouts),
+        figure_parts.plot_rollouts(rollouts),
         "Token entropy of the rollout policy on training prompts at every RL step, overall and "
         "on planning and execution tokens (line: mean over seeds; band: range over seeds).",
     )
     ctx.save_figure(
         "ngram_proxy",
-        parts.plot_proxy(proxy),
+        figure_parts.plot_proxy(proxy),
         "Precision and recall of strategic n-grams mined from GRPO's correct samples against "
         "the true plan tokens, by the share of mined n-grams kept (95% bootstrap intervals; "
         "dashed: the share of plan tokens, the precision of a random mask).",
