@@ -124,14 +124,15 @@ def run_study(
     """Run ``study`` at ``scale`` (or reuse its finished folder); returns (verdict, folder)."""
     config = study_config(study, scale, seeds)
     run = study_folder(study, scale, seeds, store)
-    if run.is_complete():
-        return load_verdict(run), run
-    started = time.perf_counter()
-    ctx = StudyContext(run=run, scale=scale, store=store, progress=progress or (lambda _: None))
-    verdict = study.run(config, ctx)
-    write_json_atomic(run.path / "study.json", describe(study, scale))
-    write_json_atomic(run.path / "verdict.json", dataclasses.asdict(verdict))
-    run.mark_complete({"verdict": verdict.verdict, "wall_s": time.perf_counter() - started})
+    with run.exclusive():  # the same study running elsewhere: wait, then reuse its verdict
+        if run.is_complete():
+            return load_verdict(run), run
+        started = time.perf_counter()
+        ctx = StudyContext(run, scale, store, progress or (lambda _: None))
+        verdict = study.run(config, ctx)
+        write_json_atomic(run.path / "study.json", describe(study, scale))
+        write_json_atomic(run.path / "verdict.json", dataclasses.asdict(verdict))
+        run.mark_complete({"verdict": verdict.verdict, "wall_s": time.perf_counter() - started})
     return verdict, run
 
 
