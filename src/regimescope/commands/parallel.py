@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 POLL_S = 0.1  # how often finished children are looked for
@@ -35,7 +35,7 @@ class Running:
     process: subprocess.Popen
     started: float  # time.perf_counter() at launch
     reader: threading.Thread  # relays the child's stderr lines
-    lines: list[str] = field(default_factory=list)  # every stderr line so far
+    lines: list[str]  # every stderr line so far (appended by the reader)
 
 
 def study_command(name: str, scale: str, store_root: Path) -> list[str]:
@@ -59,16 +59,16 @@ def launch(name: str, argv: list[str], env: dict, on_line: Callable[[str, str], 
     process = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
     )
-    running = Running(process, time.perf_counter(), threading.Thread())
+    lines: list[str] = []
 
     def relay() -> None:
-        for line in process.stderr:
-            running.lines.append(line.rstrip("\n"))
-            on_line(name, line.rstrip("\n"))
+        for raw in process.stderr:
+            lines.append(raw.rstrip("\n"))
+            on_line(name, lines[-1])
 
-    running.reader = threading.Thread(target=relay, daemon=True)
-    running.reader.start()
-    return running
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    return Running(process, time.perf_counter(), reader, lines)
 
 
 def run_children(
