@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/regimescope demo
+	$(VENV)/bin/regimescope demo --jobs 2
 
 test: setup browser
 	$(VENV)/bin/pytest
