@@ -132,9 +132,12 @@ def quick() -> InstructionTuningConfig:
 def full() -> InstructionTuningConfig:
     """The citable design: 3 seeds, small organisms, 4 sweep points, 1000 instances per split.
 
-    About 52k SFT steps of the small organism (4 modes x 3 seeds x 4314 steps) plus three
-    800-step bases: roughly 3 hours on 2 uncontended cores (estimated from quick-scale
-    step times, not measured).
+    About 52k SFT steps of the small organism (4 modes x 3 seeds x 4314 steps, batch 16)
+    plus three 400-step bases, and 51 models scored on 2 x 1000 problems. Measured: about
+    2.9 core-hours on one thread per process (0.15-0.25 s per SFT step; the 256-per-rule
+    runs are 3248 steps, 4-13 min each). One process takes about 2.5-3 hours; training a
+    seed's runs in a second process first (runs are locked, so the study reuses them) cut
+    the study's own wall time to 107 min.
     """
     return InstructionTuningConfig()
 
