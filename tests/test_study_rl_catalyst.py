@@ -1,9 +1,11 @@
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
 
+from regimescope import sampling
 from regimescope.studies import VERDICTS, Effect, run_study
 from regimescope.studies.rl_catalyst import STUDY, decide, full, quick, smoke
 from regimescope.studies.rl_catalyst_parts import creation_rate, crossover, effects
@@ -92,3 +94,20 @@ def test_smoke_run_writes_tables_figures_and_a_verdict(store):
     captions = json.loads((run.path / "figures" / "captions.json").read_text())
     assert all(captions[name] for name in figures)
     assert (store / "rl").is_dir() and (store / "pretrain").is_dir()  # runs shared via store
+
+
+def test_a_rerun_reads_its_samples_back_and_redraws_nothing(store, monkeypatch):
+    """A study killed after sampling resumes from the sample cache: same verdict, same
+    tables, and the sampler is never called."""
+    first, run = run_study(STUDY, "smoke")
+    tables = {p.name: p.read_text() for p in (run.path / "tables").glob("*.csv")}
+    assert list((store / "samples").rglob("*.npz"))
+    shutil.rmtree(run.path)
+
+    def draw(*args, **kwargs):
+        raise AssertionError("sampled again")
+
+    monkeypatch.setattr(sampling, "_draw", draw)
+    again, run = run_study(STUDY, "smoke")
+    assert again == first
+    assert {p.name: p.read_text() for p in (run.path / "tables").glob("*.csv")} == tables

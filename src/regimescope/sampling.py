@@ -34,7 +34,7 @@ from typing import Protocol
 import torch
 from transformers import DynamicCache
 
-from regimescope import prefix_attention
+from regimescope import prefix_attention, sample_cache
 from regimescope.errors import BadInput
 from regimescope.sampling_tokens import choose_tokens, row_keys, uniforms
 from regimescope.sampling_tokens import inverse_cdf as inverse_cdf
@@ -315,10 +315,26 @@ def sample(
 
     Prompts are encoded with ``encode_prompt`` (BOS + prompt ids). ``progress(k)`` is
     called as rows end, with k the number of rows ended so far (of ``len(prompts) * n``).
-    Greedy (temperature 0) decodes each prompt once.
+    Greedy (temperature 0) decodes each prompt once. Inside ``sample_cache.caching(root)``
+    a call whose weights, prompts and config were sampled before is read back from disk.
     """
     prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
     _check(config, prompt_ids)
+    cache = sample_cache.active()  # on inside a study: samples drawn before are read back
+    if cache is None:
+        return _draw(model, tokenizer, prompt_ids, config, progress)
+    entry = sample_cache.key(model, prompt_ids, tokenizer.eos_token_id, config)
+    results = sample_cache.load(cache, entry, tokenizer, Completion)
+    if results is None:
+        results = _draw(model, tokenizer, prompt_ids, config, progress)
+        sample_cache.save(cache, entry, results)
+    elif progress is not None:
+        progress(len(prompt_ids) * config.n)
+    return results
+
+
+def _draw(model, tokenizer, prompt_ids, config, progress) -> list[list[Completion]]:
+    """The sampling behind ``sample``, on encoded prompts."""
     eos_id = tokenizer.eos_token_id
     n_draw = 1 if config.temperature == 0 else config.n  # greedy rows would all be equal
     done = 0
@@ -328,7 +344,7 @@ def sample(
         done += k * (config.n // n_draw)
         progress(done)
 
-    results: list[list[Completion]] = [[] for _ in prompts]
+    results: list[list[Completion]] = [[] for _ in prompt_ids]
     longest = max((len(ids) for ids in prompt_ids), default=0) + config.max_new_tokens
     rows = config.batch_size or auto_rows(model, longest)
     batches = plan_batches([len(ids) for ids in prompt_ids], n_draw, rows)

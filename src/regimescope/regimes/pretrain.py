@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from regimescope import sample_cache
 from regimescope.organisms import OrganismConfig, build_organism, count_parameters, save_model
 from regimescope.organisms.presets import micro
 from regimescope.regimes.common import (
@@ -100,7 +101,7 @@ def pretrain(
     task = get_task(cfg.task)
     name = f"{cfg.task}-w{cfg.organism.width}d{cfg.organism.depth}"
     run = open_run("pretrain", name, cfg, root, key={"task_version": task.version})
-    with run.exclusive():  # another process training this config: wait, then reuse its run
+    with run.exclusive(), sample_cache.paused():  # another process training it: wait, reuse
         if not run.is_complete():
             train(run, cfg, task, on_step)
     return run

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from regimescope import sample_cache
 from regimescope.errors import BadInput, choose
 from regimescope.regimes.common import build_optimizer, save_checkpoint, set_lr, warmup_cosine
 from regimescope.regimes.curriculum import (
@@ -300,7 +301,7 @@ def rl(cfg: RLConfig, root=None, on_step: Callable[[int, dict], None] | None = N
         return existing
     model, tokenizer = load_start(cfg.model)  # a folder that does not load fails before writing
     run = open_run("rl", run_name(cfg), cfg, root, key)
-    with run.exclusive():  # another process training this config: wait, then reuse its run
+    with run.exclusive(), sample_cache.paused():  # another process training it: wait, reuse
         if not run.is_complete():
             train(run, cfg, task, model, tokenizer, on_step)
     return run

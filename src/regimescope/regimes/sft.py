@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from regimescope import sample_cache
 from regimescope.errors import BadInput, choose
 from regimescope.regimes.common import (
     build_optimizer,
@@ -292,7 +293,7 @@ def sft(cfg: SFTConfig, root=None, on_step: Callable[[int, dict], None] | None =
         return existing
     model, tokenizer = load_start(cfg.model)  # a folder that does not load fails before writing
     run = open_run("sft", run_name(cfg), cfg, root, key)
-    with run.exclusive():  # another process training this config: wait, then reuse its run
+    with run.exclusive(), sample_cache.paused():  # another process training it: wait, reuse
         if not run.is_complete():
             train(run, cfg, task, model, tokenizer, on_step)
     return run

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regimescope import sample_cache
 from regimescope.config import override
 from regimescope.errors import BadInput, choose
 from regimescope.store import (
     RunDir,
     open_run,
+    store_root,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -129,7 +131,8 @@ def run_study(
             return load_verdict(run), run
         started = time.perf_counter()
         ctx = StudyContext(run, scale, store, progress or (lambda _: None))
-        verdict = study.run(config, ctx)
+        with sample_cache.caching(store_root(store) / "samples"):  # a rerun redraws nothing
+            verdict = study.run(config, ctx)
         write_json_atomic(run.path / "study.json", describe(study, scale))
         write_json_atomic(run.path / "verdict.json", dataclasses.asdict(verdict))
         run.mark_complete({"verdict": verdict.verdict, "wall_s": time.perf_counter() - started})
