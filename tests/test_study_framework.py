@@ -1,3 +1,4 @@
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +136,29 @@ def test_report_renders_from_store_only(store, tmp_path):
     assert "data:image/png;base64," in html and "toy gain: 0.200 [0.100, 0.300]" in html
     summary = json.loads((out / "verdicts.json").read_text())
     assert [(s["name"], s["verdict"], s["seeds"]) for s in summary] == [("toy", "supports", [0, 1])]
+
+
+def test_report_shows_the_largest_scale_and_flags_a_verdict_that_changes(store, tmp_path):
+    import json
+
+    from regimescope.cli import main
+
+    scales = {"quick": lambda: ToyConfig(effect=0.0), "full": lambda: ToyConfig(effect=0.2)}
+    study = dataclasses.replace(TOY, scales=scales)
+    run_study(study, "full")
+    run_study(study, "quick")  # finished last, but the smaller design
+    out = tmp_path / "out"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    [summary] = json.loads((out / "verdicts.json").read_text())
+    assert (summary["scale"], summary["verdict"]) == ("full", "supports")
+    assert [(o["scale"], o["verdict"]) for o in summary["other_scales"]] == [
+        ("quick", "inconclusive")
+    ]
+    html = (out / "report.html").read_text()
+    assert "The verdict depends on scale." in html and "The larger design" not in html
+    assert main(["report", str(store), "--out", str(out), "--scale", "quick"]) == 0
+    html = (out / "report.html").read_text()
+    assert "The larger design speaks for the claim" in html
 
 
 def test_report_bad_input(tmp_path, capsys):

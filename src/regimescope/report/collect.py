@@ -8,7 +8,7 @@ study wrote (``study.json``, ``verdict.json``, ``tables/``, ``figures/``, ``meta
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ class StudyRecord:
     summary: dict[str, Any]  # complete.json: verdict and wall_s
     figures: list[tuple[Path, str]] = field(default_factory=list)  # (png, caption)
     tables: list[Path] = field(default_factory=list)  # csv files
+    others: list[dict[str, Any]] = field(default_factory=list)  # verdicts at other scales
 
     @property
     def sort_key(self) -> tuple:
@@ -51,23 +52,59 @@ def read_study(folder: Path) -> StudyRecord:
     )
 
 
-def collect_studies(store: str | Path, scale: str | None = None) -> list[StudyRecord]:
-    """Every complete study under ``<store>/study/``, newest per study name, in claim order.
+SCALE_RANK = {"smoke": 0, "quick": 1, "full": 2}  # a larger design speaks for the study
 
-    With ``scale``, only studies run at that scale.
+
+def collect_studies(store: str | Path, scale: str | None = None) -> list[StudyRecord]:
+    """Every complete study under ``<store>/study/``, one per study name, in claim order:
+    the newest at the largest scale present (full over quick over smoke), or at ``scale``
+    when given. Each record lists the newest verdict at every other scale in ``others``,
+    so a verdict that changes with scale is shown, not hidden.
     """
     base = Path(store) / "study"
     records = [read_study(p.parent) for p in sorted(base.glob("*/complete.json"))]
-    if scale is not None:
-        records = [r for r in records if r.study.get("scale") == scale]
-    newest: dict[str, StudyRecord] = {}
+    by_name: dict[str, list[StudyRecord]] = {}
     for record in records:
-        name = record.study["name"]
-        if name not in newest or record.meta.get("finished", "") > newest[name].meta.get(
+        by_name.setdefault(record.study["name"], []).append(record)
+    chosen = []
+    for group in by_name.values():
+        newest = newest_per_scale(group)
+        picked = newest.get(scale) if scale is not None else newest[max(newest, key=_rank)]
+        if picked is not None:
+            others = [_brief(r) for r in newest.values() if r is not picked]
+            chosen.append(replace(picked, others=sorted(others, key=lambda o: _rank(o["scale"]))))
+    return sorted(chosen, key=lambda r: r.sort_key)
+
+
+def newest_per_scale(group: list[StudyRecord]) -> dict[str, StudyRecord]:
+    """scale -> the record of that scale that finished last."""
+    newest: dict[str, StudyRecord] = {}
+    for record in group:
+        scale = record.study.get("scale", "")
+        if scale not in newest or record.meta.get("finished", "") > newest[scale].meta.get(
             "finished", ""
         ):
-            newest[name] = record
-    return sorted(newest.values(), key=lambda r: r.sort_key)
+            newest[scale] = record
+    return newest
+
+
+def _rank(scale: str) -> int:
+    return SCALE_RANK.get(scale, -1)
+
+
+def _brief(record: StudyRecord) -> dict[str, Any]:
+    """A record at another scale, as the report shows it: scale, verdict, primary effect."""
+    effects = record.verdict["effects"]
+    return {
+        "scale": record.study["scale"],
+        "verdict": record.verdict["verdict"],
+        "effect": _effect(effects[0]) if effects else None,
+        "folder": str(record.folder),
+    }
+
+
+def _effect(effect: dict[str, Any]) -> dict[str, Any]:
+    return {k: effect[k] for k in ("name", "estimate", "ci95", "unit")}
 
 
 def verdict_summary(records: list[StudyRecord]) -> list[dict[str, Any]]:
@@ -83,19 +120,13 @@ def verdict_summary(records: list[StudyRecord]) -> list[dict[str, Any]]:
                 "source": r.study["source"],
                 "verdict": r.verdict["verdict"],
                 "reason": r.verdict["reason"],
-                "effect": None
-                if primary is None
-                else {
-                    "name": primary["name"],
-                    "estimate": primary["estimate"],
-                    "ci95": primary["ci95"],
-                    "unit": primary["unit"],
-                },
+                "effect": None if primary is None else _effect(primary),
                 "seeds": r.verdict["seeds"],
                 "scale": r.study["scale"],
                 "full_design": r.verdict["full_design"],
                 "folder": str(r.folder),
                 "wall_s": r.summary.get("wall_s"),
+                "other_scales": r.others,
             }
         )
     return rows

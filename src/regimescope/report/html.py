@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from regimescope.report.collect import StudyRecord
+from regimescope.report.collect import SCALE_RANK, StudyRecord
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -57,13 +57,47 @@ def verdict_table(records: list[StudyRecord], base: Path) -> str:
             f"<td>{escape(s['source'])}</td><td class='{escape(v['verdict'])}'>"
             f"<a href='#{escape(s['name'])}'>{escape(v['verdict'])}</a></td>"
             f"<td><a href='{link(r.folder, base)}'>{effect_text(effect)}</a></td>"
-            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}</td></tr>"
+            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}</td>"
+            f"<td>{other_verdicts(r, base)}</td></tr>"
         )
     head = (
         "<tr><th>#</th><th>claim</th><th>primary source</th><th>verdict</th>"
-        "<th>effect, 95% interval</th><th>seeds</th><th>scale</th></tr>"
+        "<th>effect, 95% interval</th><th>seeds</th><th>scale</th><th>at other scales</th></tr>"
     )
     return f"<table id='verdicts'>{head}{''.join(rows)}</table>"
+
+
+def other_verdicts(r: StudyRecord, base: Path) -> str:
+    """'quick: contradicts' for each other scale the store holds, linked to its folder."""
+    return (
+        "; ".join(
+            f"{escape(o['scale'])}: <a class='{escape(o['verdict'])}' "
+            f"href='{link(Path(o['folder']), base)}'>{escape(o['verdict'])}</a>"
+            for o in r.others
+        )
+        or "—"
+    )
+
+
+def scale_dependence(r: StudyRecord) -> str:
+    """A warning paragraph when the verdict at another scale differs from this one."""
+    differ = [o for o in r.others if o["verdict"] != r.verdict["verdict"]]
+    if not differ:
+        return ""
+    then = "; ".join(
+        f"at {escape(o['scale'])} scale it was <span class='{escape(o['verdict'])}'>"
+        f"{escape(o['verdict'])}</span> ({effect_text(o['effect'])})"
+        for o in differ
+    )
+    shown = SCALE_RANK.get(r.study["scale"], -1)
+    if any(SCALE_RANK.get(o["scale"], -1) > shown for o in differ):
+        advice = "The larger design speaks for the claim; this one does not."
+    else:
+        advice = "Read the smaller design as a check of the pipeline, not as evidence."
+    return (
+        f"<p><b>The verdict depends on scale.</b> This section shows the "
+        f"{escape(r.study['scale'])} design; {then}. {advice}</p>"
+    )
 
 
 def figure_html(png: Path, caption: str, folder: Path, base: Path) -> str:
@@ -101,7 +135,7 @@ def study_section(r: StudyRecord, base: Path) -> str:
         f"{correction}<p><b>Setup.</b> {escape(s['setup'])}</p>{figures}"
         f"<p><b>Decision rule</b> (written before the data). {escape(v['rule'])}</p>"
         f"<p><b>Verdict:</b> <span class='{escape(v['verdict'])}'>{escape(v['verdict'])}</span> — "
-        f"{escape(v['reason'])}</p><ul>{effects}{parts}</ul>{design}{notes}"
+        f"{escape(v['reason'])}</p>{scale_dependence(r)}<ul>{effects}{parts}</ul>{design}{notes}"
         f"<p class='meta'>tables: {tables or '—'}</p></section>"
     )
 
