@@ -6,6 +6,7 @@ import pytest
 
 from regimescope.errors import BadInput
 from regimescope.studies import Effect, Study, run_study
+from regimescope.studies.base import per_model_lines
 from regimescope.studies.stats import hierarchical_bootstrap
 from regimescope.studies.verdict import Verdict, combine, equivalence_rule, interval_rule
 
@@ -159,6 +160,18 @@ def test_report_shows_the_largest_scale_and_flags_a_verdict_that_changes(store, 
     assert main(["report", str(store), "--out", str(out), "--scale", "quick"]) == 0
     html = (out / "report.html").read_text()
     assert "The larger design speaks for the claim" in html
+
+
+def test_per_model_lines_report_each_model_once_as_its_samples_end():
+    lines = []
+    relay = per_model_lines(lines.append, ["base", "RL step 50", "RL step 100"], per_model=200)
+    for done in (100, 199, 200, 250, 600, 600):
+        relay(done)
+    assert lines == [
+        "sampled base (1/3 models)",
+        "sampled RL step 50 (2/3 models)",
+        "sampled RL step 100 (3/3 models)",
+    ]
 
 
 def test_report_bad_input(tmp_path, capsys):

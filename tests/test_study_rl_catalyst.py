@@ -108,6 +108,8 @@ def test_a_rerun_reads_its_samples_back_and_redraws_nothing(store, monkeypatch):
         raise AssertionError("sampled again")
 
     monkeypatch.setattr(sampling, "_draw", draw)
-    again, run = run_study(STUDY, "smoke")
+    lines = []
+    again, run = run_study(STUDY, "smoke", progress=lines.append)
     assert again == first
+    assert "sampled base, seed 0 (1/" in "\n".join(lines)  # one line per model sampled
     assert {p.name: p.read_text() for p in (run.path / "tables").glob("*.csv")} == tables

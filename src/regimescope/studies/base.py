@@ -80,6 +80,22 @@ class StudyContext:
         return path
 
 
+def per_model_lines(
+    progress: Callable[[str], None], labels: list[str], per_model: int
+) -> Callable[[int], None]:
+    """A ``run_passk`` progress callback (samples ended so far, over all models) that
+    reports one line as each model's ``per_model`` samples end."""
+    reported = 0
+
+    def relay(done: int) -> None:
+        nonlocal reported
+        while reported < min(done // per_model, len(labels)):
+            progress(f"sampled {labels[reported]} ({reported + 1}/{len(labels)} models)")
+            reported += 1
+
+    return relay
+
+
 def study_config(study: Study, scale: str, seeds: int | None = None):
     """The study's config at ``scale``, with ``seeds`` training seeds if given."""
     choose("scale", scale, study.scales)

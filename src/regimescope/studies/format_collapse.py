@@ -253,7 +253,7 @@ def run(cfg: FormatCollapseConfig, ctx: StudyContext) -> Verdict:
     check(cfg)
     bases, runs = parts.train(cfg, ctx)
     ctx.progress("sampling every model on the held-out problems")
-    measured = parts.measure(cfg, bases, runs)
+    measured = parts.measure(cfg, bases, runs, ctx.progress)
     first_pass, base_share = effect_parts.collapse_effects(cfg, measured, MIN_BASE_ACCURACY)
     final = effect_parts.final_effect(cfg, measured)
     gap, between = effect_parts.scale_effects(cfg, measured)

@@ -152,8 +152,11 @@ def sampling(cfg: FormatCollapseConfig) -> SamplingConfig:
     )
 
 
-def measure(cfg: FormatCollapseConfig, bases: dict, runs: dict) -> Measured:
-    """Sample every base (free and forced) and every RL run (first pass, end)."""
+def measure(
+    cfg: FormatCollapseConfig, bases: dict, runs: dict, progress=lambda _: None
+) -> Measured:
+    """Sample every base (free and forced) and every RL run (first pass, end);
+    ``progress(line)`` hears as each model is sampled."""
     task = get_task(EVAL_TASK)
     problems = range(cfg.eval_problems)
     free = [task.example(i, "test") for i in problems]
@@ -161,6 +164,7 @@ def measure(cfg: FormatCollapseConfig, bases: dict, runs: dict) -> Measured:
     unforced = [""] * len(free)
     base_samples = {}
     for cond, run in bases.items():
+        progress(f"sampling base {cond.scale} on {cond.mixture}, seed {cond.seed}")
         model, tok = load_model(run.model_dir)
         prefixed = {f: (items, [forced_prefix(e) for e in items]) for f, items in forced.items()}
         base_samples[cond] = BaseSamples(
@@ -169,6 +173,8 @@ def measure(cfg: FormatCollapseConfig, bases: dict, runs: dict) -> Measured:
         )
     first, final = {}, {}
     for key, run in runs.items():
+        cond, kl = key
+        progress(f"sampling RL {cond.scale} on {cond.mixture}, seed {cond.seed}, KL {kl:g}")
         for found, folder in (
             (first, run.checkpoint_dir(cfg.first_pass_step)),
             (final, run.model_dir),

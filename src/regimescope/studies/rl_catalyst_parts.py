@@ -21,6 +21,7 @@ from regimescope.organisms import load_model
 from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.rl import RLConfig, rl
 from regimescope.sampling import SamplingConfig
+from regimescope.studies.base import per_model_lines
 from regimescope.studies.bases import latent_base, trained_base
 from regimescope.studies.stats import hierarchical_bootstrap
 from regimescope.studies.verdict import Effect
@@ -76,7 +77,9 @@ def run_seed(cfg, seed: int, store, progress: Callable[[str], None]) -> SeedRun:
         bootstrap=cfg.bootstrap,
         ppl_samples=cfg.ppl_samples,
     )
-    result = run_passk(models, get_task(cfg.task), passk_cfg)
+    per_model = cfg.problems * cfg.n
+    relay = per_model_lines(progress, [f"{label}, seed {seed}" for label in labels], per_model)
+    result = run_passk(models, get_task(cfg.task), passk_cfg, relay)
     return SeedRun(seed, [0, *steps], result, run.read_metrics())
 
 

@@ -166,7 +166,7 @@ def run(cfg: RLObjectivesConfig, ctx: StudyContext) -> Verdict:
     """Train every objective from the base, sample every model, decide."""
     base_dir, runs = parts.train_all(cfg, ctx)
     ctx.progress("sampling every model on the held-out problems")
-    counts = parts.evaluate(base_dir, runs, cfg)
+    counts = parts.evaluate(base_dir, runs, cfg, ctx.progress)
     found = parts.effects(counts, runs, CARRY_SHARE, cfg.bootstrap)
     overall, decided = decide(
         found.grpo_gain, found.carry, found.base_passk, found.nsr_passk, found.psr_passk

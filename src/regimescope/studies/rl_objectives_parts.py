@@ -23,6 +23,7 @@ from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, rl
 from regimescope.sampling import SamplingConfig
 from regimescope.store import RunDir
+from regimescope.studies.base import per_model_lines
 from regimescope.studies.bases import trained_base
 from regimescope.studies.stats import hierarchical_bootstrap
 from regimescope.studies.verdict import Effect
@@ -95,10 +96,14 @@ class Counts:
     finished: dict[str, float]  # model label -> share of samples that ended with EOS
 
 
-def evaluate(base_dir: Path, trained: list[Trained], cfg: RLObjectivesConfig) -> Counts:
-    """Sample every model (base first) on the held-out problems with one sampling seed."""
+def evaluate(
+    base_dir: Path, trained: list[Trained], cfg: RLObjectivesConfig, progress=lambda _: None
+) -> Counts:
+    """Sample every model (base first) on the held-out problems with one sampling seed;
+    ``progress(line)`` hears as each model's samples end."""
     models = [("base", *load_model(base_dir))]
     models += [(f"{t.objective}/{t.seed}", *load_model(t.run.model_dir)) for t in trained]
+    relay = per_model_lines(progress, [m[0] for m in models], cfg.eval_problems * cfg.eval_samples)
     sampling = SamplingConfig(
         n=cfg.eval_samples,
         temperature=cfg.eval_temperature,
@@ -108,7 +113,7 @@ def evaluate(base_dir: Path, trained: list[Trained], cfg: RLObjectivesConfig) ->
     settings = PassKConfig(
         split="test", problems=cfg.eval_problems, sampling=sampling, ppl_samples=0, bootstrap=100
     )
-    result = run_passk(models, get_task(cfg.base.task), settings)
+    result = run_passk(models, get_task(cfg.base.task), settings, relay)
     found = {m.name: np.array(m.correct) for m in result.models}
     tuned = {o: np.stack([found[f"{o}/{s}"] for s in cfg.seeds]) for o in OBJECTIVES}
     finished = {m.name: m.finished for m in result.models}
