@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from regimescope.errors import BadInput
+from regimescope.report.collect import verdicts_by_scale
 from regimescope.studies import Effect, Study, run_study
 from regimescope.studies.base import per_model_lines
 from regimescope.studies.stats import hierarchical_bootstrap
@@ -160,6 +161,17 @@ def test_report_shows_the_largest_scale_and_flags_a_verdict_that_changes(store, 
     assert main(["report", str(store), "--out", str(out), "--scale", "quick"]) == 0
     html = (out / "report.html").read_text()
     assert "The larger design speaks for the claim" in html
+    assert verdicts_by_scale(store) == {"toy": {"full": "supports", "quick": "inconclusive"}}
+
+
+def test_studies_lists_the_verdicts_the_store_holds(store, monkeypatch, capsys):
+    from regimescope import studies
+    from regimescope.cli import main
+
+    monkeypatch.setattr(studies, "STUDIES", {"toy": TOY})
+    run_study(TOY, "quick")
+    assert main(["studies", "--store", str(store)]) == 0
+    assert "quick: supports" in capsys.readouterr().out
 
 
 def test_per_model_lines_report_each_model_once_as_its_samples_end():

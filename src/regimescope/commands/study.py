@@ -11,16 +11,24 @@ from regimescope.commands.basics import OUT, Store
 from regimescope.commands.progress import STDERR, log_line
 
 
-def studies() -> None:
-    """List the registered studies with their claims and sources."""
+def studies(store: Store = None) -> None:
+    """List the registered studies with their claims, sources, and the verdicts the store
+    already holds at each scale."""
+    from regimescope.report.collect import verdicts_by_scale
+    from regimescope.store import store_root
     from regimescope.studies import STUDIES
 
     if not STUDIES:
         OUT.print("no studies registered")
         return
-    table = Table("#", "study", "claim", "source", "scales", title="studies")
+    found = verdicts_by_scale(store_root(store))
+    table = Table("#", "study", "claim", "source", "scales", "in the store", title="studies")
     for study in STUDIES.values():
-        table.add_row(study.number, study.name, study.claim, study.source, ", ".join(study.scales))
+        held = found.get(study.name, {})
+        verdicts = ", ".join(f"{scale}: {held[scale]}" for scale in study.scales if scale in held)
+        table.add_row(
+            study.number, study.name, study.claim, study.source, ", ".join(study.scales), verdicts
+        )
     OUT.print(table)
 
 
@@ -41,7 +49,10 @@ def study(
     if STDERR.is_terminal:
         with STDERR.status(f"study {name} ({scale})") as status:
             verdict, run = run_study(
-                STUDIES[name], scale, seeds, store,
+                STUDIES[name],
+                scale,
+                seeds,
+                store,
                 progress=lambda line: status.update(f"{name}: {line}"),
             )
     else:

@@ -88,6 +88,20 @@ def newest_per_scale(group: list[StudyRecord]) -> dict[str, StudyRecord]:
     return newest
 
 
+def verdicts_by_scale(store: str | Path) -> dict[str, dict[str, str]]:
+    """study name -> {scale: verdict} of the newest complete folder at each scale
+    ({} for a store that holds none)."""
+    base = Path(store) / "study"
+    by_name: dict[str, list[StudyRecord]] = {}
+    for path in sorted(base.glob("*/complete.json")):
+        record = read_study(path.parent)
+        by_name.setdefault(record.study["name"], []).append(record)
+    return {
+        name: {scale: r.verdict["verdict"] for scale, r in newest_per_scale(group).items()}
+        for name, group in by_name.items()
+    }
+
+
 def _rank(scale: str) -> int:
     return SCALE_RANK.get(scale, -1)
 
