@@ -230,4 +230,4 @@ def test_study_folder_is_keyed_by_the_analysis_code(store):
     from regimescope.studies.base import code_fingerprint, study_folder
 
     run = study_folder(TOY, "quick")
-    assert run.meta["key"] == {"code": code_fingerprint()} and len(code_fingerprint()) == 12
+    assert run.meta["key"] == {"code": code_fingerprint(TOY)} and len(code_fingerprint(TOY)) == 12

@@ -7,7 +7,8 @@ sampling config and the sampler's code: the sampler's randomness is counter-base
 by (seed, prompt, sample, step), and independent of the batch size. So the key is
 
     sha256(weights bytes, model config, prompt ids, EOS id, config without batch_size,
-           source of sampling.py and sampling_tokens.py, torch version)
+           source of sampling.py, sampling_tokens.py and prefix_attention.py,
+           torch version)
 
 and the value is the completions' token ids and EOS flags, one ``.npz`` per call under
 ``<store>/samples/<key[:2]>/<key>.npz``. Text is decoded again on load, so the tokenizer
@@ -68,7 +69,8 @@ def active() -> Path | None:
 @functools.cache
 def _sampler_source() -> bytes:
     package = Path(__file__).resolve().parent
-    return b"".join((package / f).read_bytes() for f in ("sampling.py", "sampling_tokens.py"))
+    files = ("sampling.py", "sampling_tokens.py", "prefix_attention.py")
+    return b"".join((package / f).read_bytes() for f in files)
 
 
 def weights_digest(model) -> str:

@@ -14,8 +14,6 @@ The study's own folder, ``<store>/study/<name>-<hash>/``, holds ``tables/*.csv``
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 import io
 import json
 import time
@@ -35,6 +33,7 @@ from regimescope.store import (
     write_json_atomic,
     write_text_atomic,
 )
+from regimescope.studies.fingerprint import study_fingerprint
 from regimescope.studies.verdict import Verdict
 
 SCALES = ("smoke", "quick", "full")
@@ -107,20 +106,15 @@ def study_config(study: Study, scale: str, seeds: int | None = None):
     return config
 
 
-@functools.cache
-def code_fingerprint() -> str:
-    """sha256 (12 hex digits) over the source of the code that measures and decides:
-    ``studies/``, ``instruments/`` and ``sampling.py``.
+def code_fingerprint(study: Study) -> str:
+    """sha256 (12 hex digits) over the code ``study`` measures and decides with: the import
+    closure of its module through ``studies/``, ``instruments/`` and the sampler (see
+    ``studies/fingerprint.py``).
 
-    It keys every study folder, so a finished verdict is reused only while that code is
+    It keys the study's folder, so a finished verdict is reused only while that code is
     unchanged; training runs are keyed by their own configs and stay reusable.
     """
-    package = Path(__file__).resolve().parent.parent
-    files = sorted([*package.glob("studies/*.py"), *package.glob("instruments/*.py")])
-    digest = hashlib.sha256()
-    for path in [*files, package / "sampling.py"]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
+    return study_fingerprint(study.run.__module__)
 
 
 def study_folder(
@@ -129,7 +123,7 @@ def study_folder(
     """The store folder of ``study`` at ``scale`` (created empty if new), keyed by the
     study's config and the fingerprint of the analysis code."""
     config = study_config(study, scale, seeds)
-    return open_run("study", study.name, config, store, key={"code": code_fingerprint()})
+    return open_run("study", study.name, config, store, key={"code": code_fingerprint(study)})
 
 
 def run_study(
