@@ -12,8 +12,7 @@ from regimescope.commands.progress import STDERR, log_line
 
 
 def studies(store: Store = None) -> None:
-    """List the registered studies with their claims, sources, and the verdicts the store
-    already holds at each scale."""
+    """List the studies: claim, source, scales, and the verdicts the store holds."""
     from regimescope.report.collect import verdicts_by_scale
     from regimescope.store import store_root
     from regimescope.studies import STUDIES
