@@ -56,6 +56,16 @@ def test_the_batch_size_is_not_part_of_the_key(nano, tmp_path, monkeypatch):
         assert sample(model, tokenizer, PROMPTS, replace(CONFIG, batch_size=2)) == drawn
 
 
+def test_a_damaged_entry_is_drawn_again_and_replaced(nano, tmp_path):
+    model, tokenizer = nano
+    with sample_cache.caching(tmp_path):
+        drawn = sample(model, tokenizer, PROMPTS, CONFIG)
+        [entry] = cached_files(tmp_path)
+        entry.write_bytes(b"not an npz")
+        assert sample(model, tokenizer, PROMPTS, CONFIG) == drawn
+    assert entry.read_bytes()[:2] == b"PK"  # rewritten as a zip archive
+
+
 @pytest.mark.parametrize(
     "change",
     [

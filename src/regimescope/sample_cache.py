@@ -28,6 +28,7 @@ import contextvars
 import functools
 import hashlib
 import io
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -114,13 +115,17 @@ def save(root: Path, entry: str, results) -> Path:
 
 
 def load(root: Path, entry: str, tokenizer, completion_type):
-    """Completions [prompt][n] stored under ``entry``, or None if it is not there."""
+    """Completions [prompt][n] stored under ``entry``, or None if it is not there or
+    cannot be read (a damaged entry is then drawn and written again)."""
     path = _path(root, entry)
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as stored:
-        tokens, lengths = stored["tokens"], stored["lengths"]
-        finished, per_prompt = stored["finished"], stored["per_prompt"]
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            tokens, lengths = stored["tokens"], stored["lengths"]
+            finished, per_prompt = stored["finished"], stored["per_prompt"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
     ends = np.cumsum(lengths)
     ids = [tuple(tokens[end - n : end].tolist()) for end, n in zip(ends, lengths, strict=True)]
     texts = tokenizer.batch_decode([list(r) for r in ids], skip_special_tokens=True)
