@@ -11,9 +11,9 @@ from regimescope.errors import BadInput
 from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, rl
-from regimescope.regimes.rollout import completion_classes
 from regimescope.store import iter_runs
 from regimescope.tasks import get_task
+from regimescope.tasks.token_classes import completion_classes
 from tests.regime_toys import register, save_start, warm_start
 
 QUIET = RecorderConfig(every=1, update_ratio=False, changed=False, weight_norms=False)

@@ -38,7 +38,7 @@ PSR/NSR, 2506.01347; HICRA, 2509.03646):
    so Adam's momentum does not move the weights on a zero gradient. Zhu et al. use an
    entropy bonus of 1e-4; here ``entropy_coef = 0`` unless set.
 6. HICRA: planning tokens are the task's ground-truth ``plan`` labels carried onto each
-   sample by aligning it with the gold template (``rollout.completion_classes``), not
+   sample by aligning it with the gold template (``tasks.token_classes``), not
    mined Strategic Grams; A + alpha * |A| applies to every sample's planning tokens (the
    paper's formula), not only to correct longer-than-average responses (the VeRL/TRL
    port's restriction).

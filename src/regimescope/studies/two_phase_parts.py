@@ -26,13 +26,14 @@ from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.objectives import token_entropy, token_log_probs
 from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, completion_logits, rl
-from regimescope.regimes.rollout import Rollouts, rollout_batch, shifted, token_class_ids
+from regimescope.regimes.rollout import Rollouts, rollout_batch, shifted
 from regimescope.sampling import SamplingConfig, sample
 from regimescope.store import RunDir
 from regimescope.studies.bases import trained_base
 from regimescope.tasks import get_task
 from regimescope.tasks.base import TOKEN_CLASSES
 from regimescope.tasks.countdown import solutions
+from regimescope.tasks.token_classes import token_class_ids
 
 if TYPE_CHECKING:
     from regimescope.studies.base import StudyContext
