@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 
 from regimescope.cli import main
 from regimescope.organisms import build_organism, preset, save_model
@@ -148,3 +149,24 @@ def test_pretrain_eval_sample_runs_end_to_end(tmp_path, store, capsys):
         == 2
     )  # --out not empty
     assert "exists and is not empty" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(("raised", "code"), [(typer.Abort, 130), (RuntimeError, None)])
+def test_an_abort_exits_130_and_a_bug_keeps_its_own_traceback(raised, code, monkeypatch):
+    from regimescope import cli
+
+    app = typer.Typer()
+
+    @app.command()
+    def boom() -> None:
+        raise raised()
+
+    @app.command()
+    def other() -> None: ...
+
+    monkeypatch.setattr(cli, "app", app)
+    if code is None:
+        with pytest.raises(raised):
+            cli.main(["boom"])
+    else:
+        assert cli.main(["boom"]) == code

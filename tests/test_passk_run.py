@@ -12,12 +12,19 @@ import torch
 from regimescope import tasks
 from regimescope.cli import main
 from regimescope.instruments.passk import k_grid
-from regimescope.instruments.passk_run import PassKConfig, plot_curves, run_passk, to_json
-from regimescope.instruments.perplexity import perplexities, same_tokenizer
+from regimescope.instruments.passk_run import (
+    PassKConfig,
+    _class_perplexity,
+    plot_curves,
+    run_passk,
+    to_json,
+)
+from regimescope.instruments.perplexity import class_perplexity, perplexities, same_tokenizer
 from regimescope.organisms import build_organism, build_tokenizer, preset, save_model
 from regimescope.organisms.presets import llama_config
-from regimescope.sampling import SamplingConfig
-from regimescope.tasks.base import Example, Score
+from regimescope.sampling import Completion, SamplingConfig
+from regimescope.tasks import get_task
+from regimescope.tasks.base import TOKEN_CLASSES, Example, Score
 from regimescope.tasks.encode import encode_prompt
 
 
@@ -96,6 +103,42 @@ def test_perplexity_equals_direct_log_likelihood(models):
             assert value == pytest.approx(math.exp(nll), rel=1e-5)
 
 
+def test_class_perplexity_pools_the_direct_log_likelihood_of_each_class(models):
+    _, model, tokenizer = models[0]
+    prompts = ["1+1=", "abc"]
+    completions = [[[40, 41, 42], [7]], [[50, 2]]]
+    classes = [[["plan", "exec", None], ["exec"]], [["answer", "exec"]]]
+    found = class_perplexity(model, tokenizer, prompts, completions, classes, batch_size=2)
+    pooled: dict[str, list[float]] = {}
+    for prompt, group, group_classes in zip(prompts, completions, classes, strict=True):
+        for ids, row_classes in zip(group, group_classes, strict=True):
+            full = encode_prompt(tokenizer, prompt) + ids
+            with torch.no_grad():
+                logp = torch.log_softmax(model(torch.tensor([full])).logits[0], -1)
+            start = len(full) - len(ids)
+            for t, cls in zip(range(start, len(full)), row_classes, strict=True):
+                if cls is not None:
+                    pooled.setdefault(cls, []).append(-float(logp[t - 1, full[t]]))
+    assert set(found) == {"plan", "exec", "answer"}  # the None token counts nowhere
+    for cls, nlls in pooled.items():
+        assert found[cls]["tokens"] == len(nlls)
+        assert found[cls]["ppl"] == pytest.approx(math.exp(sum(nlls) / len(nlls)), rel=1e-5)
+
+
+def test_gold_completions_are_scored_in_every_class_of_their_target(models):
+    _, model, tokenizer = models[0]
+    task = get_task("countdown")
+    items = [task.example(i, "test") for i in range(3)]
+    ids = [tuple(tokenizer(e.target, add_special_tokens=False)["input_ids"]) for e in items]
+    gold = [[Completion(e.target, row, True)] for e, row in zip(items, ids, strict=True)]
+    found = _class_perplexity(model, tokenizer, items, gold, CFG)
+    assert set(found) == set(TOKEN_CLASSES)
+    targets = sum(len(row[0].token_ids) + 1 for row in gold)  # EOS counts as format
+    assert sum(v["tokens"] for v in found.values()) == targets
+    unlabelled = [[Completion("no plan here", (5, 6, 7), True)]]
+    assert _class_perplexity(model, tokenizer, items[:1], unlabelled, CFG) == {}
+
+
 def test_same_tokenizer():
     assert same_tokenizer(build_tokenizer(), build_tokenizer())
     assert not same_tokenizer(build_tokenizer(), build_tokenizer("abc0123456789"))
@@ -137,6 +180,20 @@ def test_cli_writes_json_and_plot(folders, tmp_path, capsys):
     assert "crossover_k" in doc and "creation_rate" in doc["coverage"]
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "crossover k*" in capsys.readouterr().out
+
+
+def test_cli_prints_perplexity_by_token_class_when_the_task_labels_classes(capsys):
+    from types import SimpleNamespace
+
+    from regimescope.commands.passk import _print_classes
+
+    base = SimpleNamespace(name="base", ppl_by_class={"exec": {"ppl": 1.25, "tokens": 40}})
+    tuned = SimpleNamespace(name="tuned", ppl_by_class={"plan": {"ppl": 3.5, "tokens": 9}})
+    _print_classes([base, tuned])
+    out = capsys.readouterr().out
+    assert "1.25 (40)" in out and "3.50 (9)" in out and "—" in out
+    _print_classes([SimpleNamespace(name="base", ppl_by_class=None)])
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize(

@@ -86,11 +86,19 @@ def test_smoke_run_writes_tables_figures_and_a_verdict(store):
         "coverage",
         "accuracy_histogram",
         "perplexity",
+        "perplexity_by_class",
         "rl_training",
         "effects",
     }
     figures = {p.stem for p in (run.path / "figures").glob("*.png")}
-    assert figures == {"passk_curves", "rl_steps", "coverage", "accuracy_histogram", "perplexity"}
+    assert figures == {
+        "passk_curves",
+        "rl_steps",
+        "coverage",
+        "accuracy_histogram",
+        "perplexity",
+        "perplexity_by_class",
+    }
     captions = json.loads((run.path / "figures" / "captions.json").read_text())
     assert all(captions[name] for name in figures)
     assert (store / "rl").is_dir() and (store / "pretrain").is_dir()  # runs shared via store
@@ -113,3 +121,20 @@ def test_a_rerun_reads_its_samples_back_and_redraws_nothing(store, monkeypatch):
     assert again == first
     assert "sampled base, seed 0 (1/" in "\n".join(lines)  # one line per model sampled
     assert {p.name: p.read_text() for p in (run.path / "tables").glob("*.csv")} == tables
+
+
+def test_class_drift_places_the_rise_on_the_class_whose_perplexity_rose():
+    import pandas as pd
+
+    from regimescope.studies.rl_catalyst_tables import class_drift, drift_text
+
+    rows = []
+    for seed, plan_rise in ((0, 1.0), (1, 2.0)):  # exec doubles in both seeds
+        rows += [(seed, 0, "exec", 1.0), (seed, 400, "exec", 2.0)]
+        rows += [(seed, 0, "plan", 1.2), (seed, 400, "plan", 1.2 * plan_rise)]
+    table = pd.DataFrame(rows, columns=["seed", "rl_step", "class", "ppl"])
+    drift = class_drift(table)
+    assert drift == pytest.approx({"exec": 2.0, "plan": 1.5})
+    text = drift_text(drift)
+    assert "rose exec x2.00, plan x1.50" in text and "most on exec tokens" in text
+    assert "cannot be placed" in drift_text(class_drift(table.iloc[0:0]))

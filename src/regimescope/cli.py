@@ -11,10 +11,12 @@ import sys
 
 import typer
 
-try:  # recent typer vendors its own copy of click
+try:  # recent typer vendors its own copy of click (and moves Abort to typer.exceptions)
     from typer._click import exceptions as click_exceptions
+    from typer.exceptions import Abort
 except ImportError:  # older typer runs on click itself
     from click import exceptions as click_exceptions
+    from click.exceptions import Abort
 
 from regimescope.errors import BadInput
 
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except click_exceptions.UsageError as error:
         print(f"error: {error.format_message()}", file=sys.stderr)
         return 2
-    except click_exceptions.Abort:
+    except Abort:
         print("aborted", file=sys.stderr)
         return 130
     return result if isinstance(result, int) else 0

@@ -130,6 +130,7 @@ def _print(result) -> None:
             f"{ppl:.2f}",
         )
     OUT.print(figures)
+    _print_classes(models)
     if len(models) < 2:
         return
     k_star = "none" if result.crossover_k is None else str(result.crossover_k)
@@ -139,6 +140,21 @@ def _print(result) -> None:
         f"creation rate: {rate} of {cover.base_unsolved} base-unsolved problems "
         f"(base solve rate there < {cover.unseen_bound:.3g}, rule of three, 95%)"
     )
+
+
+def _print_classes(models) -> None:
+    """PPL under the base by token class (tokens scored), when the task labels classes."""
+    classes = sorted({c for m in models for c in (m.ppl_by_class or {})})
+    if not classes:
+        return
+    table = Table("model", *classes, title="PPL under the base by token class (tokens)")
+    for m in models:
+        found = m.ppl_by_class or {}
+        cells = [
+            f"{found[c]['ppl']:.2f} ({found[c]['tokens']})" if c in found else "—" for c in classes
+        ]
+        table.add_row(m.name, *cells)
+    OUT.print(table)
 
 
 def _cell(value: float, interval: tuple[float, float]) -> str:

@@ -4,8 +4,8 @@ The first model is the base. Each model's samples are scored by the task's verif
 (correct = reward 1); from the counts c per problem come pass@k curves with bootstrap
 intervals (``instruments.passk``), maj@k, the accuracy histogram, coverage sets, the
 creation rate and the crossover k* (``instruments.coverage``), and the perplexity under
-the base of each model's samples (``instruments.perplexity``). Every model is sampled
-with the same seed, so the models see the same random numbers.
+the base of each model's samples, whole and by token class (``instruments.perplexity``).
+Every model is sampled with the same seed, so the models see the same random numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from regimescope.instruments import passk as pk
 from regimescope.instruments import perplexity as ppl
 from regimescope.sampling import Completion, SamplingConfig, sample
 from regimescope.store import write_bytes_atomic
-from regimescope.tasks.base import Example, Task, examples
+from regimescope.tasks.base import TOKEN_CLASSES, Example, Task, examples
+from regimescope.tasks.token_classes import token_class_ids
 
 PROMPT_TEMPLATE = "[BOS] + task prompt verbatim (regimescope.tasks.encode.encode_prompt)"
 
@@ -54,6 +55,8 @@ class ModelResult:
     # quartiles, count, and share_below_base_median (share under the median PPL_base of the
     # base's own samples; 0.5 for the base itself)
     crossover_k: int | None = None  # smallest k with base pass@k >= this model's (later models)
+    ppl_by_class: dict[str, dict[str, float]] | None = None  # token class -> {"ppl", "tokens"}:
+    # PPL_base of this model's plan / exec / format / answer tokens, pooled (same samples)
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,30 @@ def _perplexity(base, base_tokenizer, prompts, outs, cfg) -> list[float]:
     return [v for row in values for v in row]
 
 
+def _class_perplexity(base, base_tokenizer, items, outs, cfg) -> dict[str, dict[str, float]]:
+    """PPL under the base of each token class (``tasks.token_classes``) over the same first
+    ``ppl_samples`` samples per problem; an ending EOS counts as ``format``."""
+    eos = base_tokenizer.eos_token_id
+    ids, classes = [], []
+    for example, row in zip(items, outs, strict=True):
+        kept = row[: cfg.ppl_samples]
+        ids.append([ppl.with_eos(c.token_ids, c.finished, eos) for c in kept])
+        classes.append([_token_classes(base_tokenizer, example, c, eos) for c in kept])
+    prompts = [e.prompt for e in items]
+    return ppl.class_perplexity(base, base_tokenizer, prompts, ids, classes)
+
+
+def _token_classes(tokenizer, example: Example, completion: Completion, eos) -> list[str | None]:
+    labels = [
+        TOKEN_CLASSES[i] if i >= 0 else None
+        for i in token_class_ids(tokenizer, example, completion)
+    ]
+    if not (completion.finished and eos is not None):
+        return labels
+    labelled = any(label is not None for label in labels)  # an EOS counts only after a match
+    return [*labels, "format" if labelled else None]
+
+
 def run_passk(
     models: Sequence[tuple[str, object, object]],
     task: Task,
@@ -169,7 +196,8 @@ def run_passk(
             values = _perplexity(base, base_tok, prompts, outs, cfg)
             base_ppl = values if index == 0 else base_ppl  # the base comes first
             summary = ppl.summary(values, reference=ppl.summary(base_ppl)["median"])
-            result = replace(result, ppl_under_base=summary)
+            by_class = _class_perplexity(base, base_tok, items, outs, cfg)
+            result = replace(result, ppl_under_base=summary, ppl_by_class=by_class)
         if index > 0:
             k_star = cov.crossover_k(counts[base_name], correct, cfg.sampling.n)
             result = replace(result, crossover_k=k_star)

@@ -48,15 +48,26 @@ def _batch(rows: list[tuple[list[int], list[int]]], device):
     return ids.to(device), mask.to(device), target.to(device)
 
 
-def mean_nll(model, rows: list[tuple[list[int], list[int]]]) -> list[float]:
-    """Mean negative log-likelihood (nats per token) of each completion given its prompt."""
+def _token_logp(model, rows: list[tuple[list[int], list[int]]]):
+    """log P(next token) at every position [B, L-1] and the completion-target mask [B, L-1]."""
     device = next(model.parameters()).device
     ids, mask, target = _batch(rows, device)
     logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # [B, L, V]
     logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # [B, L-1, V] predicts ids[:, 1:]
-    token_logp = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # [B, L-1]
+    return logp.gather(-1, ids[:, 1:, None]).squeeze(-1), target  # [B, L-1], [B, L-1]
+
+
+def mean_nll(model, rows: list[tuple[list[int], list[int]]]) -> list[float]:
+    """Mean negative log-likelihood (nats per token) of each completion given its prompt."""
+    token_logp, target = _token_logp(model, rows)
     total = (token_logp * target).sum(dim=-1)  # [B]
     return (-total / target.sum(dim=-1).clamp(min=1)).tolist()
+
+
+def token_nll(model, rows: list[tuple[list[int], list[int]]]) -> list[list[float]]:
+    """Negative log-likelihood (nats) of each completion token given what precedes it."""
+    token_logp, target = _token_logp(model, rows)
+    return [(-row[keep]).tolist() for row, keep in zip(token_logp, target, strict=True)]
 
 
 def perplexities(
@@ -87,6 +98,46 @@ def perplexities(
         out.append(values[at : at + len(group)])
         at += len(group)
     return out
+
+
+def class_perplexity(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    completions: Sequence[Sequence[Sequence[int]]],
+    classes: Sequence[Sequence[Sequence[str | None]]],
+    batch_size: int = 64,
+) -> dict[str, dict[str, float]]:
+    """Perplexity under ``model`` of the tokens of each class, pooled over all completions:
+
+        PPL_m(class c) = exp( sum over tokens t of class c of -log P_m(y_t | x, y_<t)
+                              / number of such tokens )
+
+    unit: effective branching factor (1 = certain). ``classes`` gives one label (or None,
+    not counted) per completion token, [prompt][sample][token]; the result maps each class
+    seen to {"ppl", "tokens"}. Pooling by token, not by completion, weights every token
+    once, so a class's figure does not depend on how its tokens spread over samples.
+    Where the drift of a tuned model sits (plan, execution, answer tokens) shows as which
+    class's PPL under the base rises (arXiv 2504.13837 measures only the whole sample).
+    """
+    rows, labels = [], []
+    for prompt, group, group_classes in zip(prompts, completions, classes, strict=True):
+        for ids, row_classes in zip(group, group_classes, strict=True):
+            if ids:
+                rows.append((encode_prompt(tokenizer, prompt), list(ids)))
+                labels.append(list(row_classes))
+    totals: dict[str, list[float]] = {}
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            nlls = token_nll(model, rows[start : start + batch_size])
+            for row_nll, row_classes in zip(nlls, labels[start : start + batch_size], strict=True):
+                for nll, cls in zip(row_nll, row_classes, strict=True):
+                    if cls is not None:
+                        totals.setdefault(cls, []).append(nll)
+    return {
+        cls: {"ppl": float(np.exp(np.mean(values))), "tokens": len(values)}
+        for cls, values in sorted(totals.items())
+    }
 
 
 def with_eos(token_ids: Sequence[int], finished: bool, eos_id: int | None) -> list[int]:

@@ -226,6 +226,7 @@ def run(cfg: RLCatalystConfig, ctx: StudyContext) -> Verdict:
     save_outputs(cfg, ctx, runs, counts, found)
     shortfalls = design_shortfalls(cfg, ctx.scale)
     ppl = table_parts.median_ppl(runs)  # (base samples, final RL samples), under the base
+    drift = table_parts.class_drift(table_parts.class_perplexity_table(runs))  # class -> ratio
     return Verdict(
         study=STUDY.name,
         claim=CLAIM,
@@ -238,7 +239,7 @@ def run(cfg: RLCatalystConfig, ctx: StudyContext) -> Verdict:
         seeds=list(cfg.seeds),
         full_design=not shortfalls,
         notes="; ".join(shortfalls),
-        follow_up=follow_up(decisions, ppl),
+        follow_up=follow_up(decisions, ppl, drift),
     )
 
 
@@ -248,12 +249,14 @@ def save_outputs(cfg: RLCatalystConfig, ctx: StudyContext, runs, counts, found) 
     coverage = table_parts.coverage_table(runs, counts, cfg.bootstrap)
     histogram = table_parts.histogram_table(runs, counts, cfg.n)
     perplexity = table_parts.perplexity_table(runs)
+    by_class = table_parts.class_perplexity_table(runs)
     training = table_parts.training_table(runs)
     ctx.save_table("passk", passk)
     ctx.save_table("per_problem", table_parts.per_problem_table(runs, counts, cfg.n))
     ctx.save_table("coverage", coverage)
     ctx.save_table("accuracy_histogram", histogram)
     ctx.save_table("perplexity", perplexity)
+    ctx.save_table("perplexity_by_class", by_class)
     ctx.save_table("rl_training", training)
     ctx.save_table("effects", effects_frame(found))
     n = cfg.n
@@ -286,6 +289,13 @@ def save_outputs(cfg: RLCatalystConfig, ctx: StudyContext, runs, counts, found) 
         figure_parts.figure_perplexity(perplexity),
         "Perplexity under the base of each model's samples (median, bars = "
         "interquartile range); the dotted line is the base's own median.",
+    )
+    ctx.save_figure(
+        "perplexity_by_class",
+        figure_parts.figure_class_perplexity(by_class),
+        "Perplexity under the base of the plan, exec, format and answer tokens of each "
+        "model's samples (pooled over tokens; samples that do not follow the task's "
+        "template are left out), mean over seeds.",
     )
 
 
@@ -333,8 +343,10 @@ def design_shortfalls(cfg: RLCatalystConfig, scale: str) -> list[str]:
     return gaps
 
 
-def follow_up(decisions: dict[str, Decision], ppl: tuple[float, float]) -> str:
-    """The question the outcome opens."""
+def follow_up(
+    decisions: dict[str, Decision], ppl: tuple[float, float], drift: dict[str, float]
+) -> str:
+    """The question the outcome opens; ``drift``: token class -> final/base PPL ratio."""
     if decisions["RL solves almost nothing new"].verdict == "contradicts":
         return (
             "RL created coverage here. Does the creation rate follow the base's "
@@ -344,8 +356,7 @@ def follow_up(decisions: dict[str, Decision], ppl: tuple[float, float]) -> str:
         return (
             f"The RL samples are less typical under the base than the base's own (median "
             f"perplexity {ppl[1]:.2f} vs {ppl[0]:.2f}), against Yue et al.'s low-perplexity "
-            "finding. Does the drift sit on execution tokens, which the reward never checks, "
-            "rather than on plans?"
+            f"finding. {table_parts.drift_text(drift)}"
         )
     if decisions["base overtakes at large k"].verdict == "supports":
         return (

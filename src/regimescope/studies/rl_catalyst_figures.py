@@ -145,3 +145,24 @@ def figure_perplexity(table: pd.DataFrame) -> Figure:
     )
     ax.legend(fontsize=8)
     return figure
+
+
+def figure_class_perplexity(table: pd.DataFrame) -> Figure:
+    """PPL under the base of each token class (mean over seeds) at each checkpoint."""
+    figure = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = figure.subplots()
+    for cls, rows in table.groupby("class"):
+        mean = rows.groupby("rl_step")["ppl"].mean()
+        ax.plot(mean.index, mean.values, marker="o", label=str(cls))
+    if table.empty:
+        ax.text(
+            0.5, 0.5, "no sample followed the task's template", ha="center", transform=ax.transAxes
+        )
+    ax.set(
+        xlabel="model (RL step, 0 = base's own samples)",
+        ylabel="PPL under the base (tokens)",
+        title="perplexity under the base by token class (mean over seeds)",
+    )
+    if not table.empty:
+        ax.legend(fontsize=8)
+    return figure

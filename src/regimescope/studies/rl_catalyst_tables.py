@@ -113,6 +113,44 @@ def perplexity_table(runs: list[SeedRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def class_perplexity_table(runs: list[SeedRun]) -> pd.DataFrame:
+    """PPL under the base of each token class of each model's samples, per seed."""
+    rows = [
+        {"seed": r.seed, "model": m.name, "rl_step": step, "class": cls, **figures}
+        for r in runs
+        for step, m in zip(r.steps, r.result.models, strict=True)
+        for cls, figures in (m.ppl_by_class or {}).items()
+    ]
+    return pd.DataFrame(rows, columns=["seed", "model", "rl_step", "class", "ppl", "tokens"])
+
+
+def class_drift(table: pd.DataFrame) -> dict[str, float]:
+    """Token class -> PPL under the base of the final checkpoint's samples over that of the
+    base's own samples (mean over seeds of the per-seed ratios); classes both models had."""
+    ratios: dict[str, list[float]] = {}
+    for (_, cls), rows in table.groupby(["seed", "class"]):
+        rows = rows.sort_values("rl_step")
+        if len(rows) > 1 and rows["rl_step"].iloc[0] == 0:
+            ratios.setdefault(cls, []).append(rows["ppl"].iloc[-1] / rows["ppl"].iloc[0])
+    return {cls: float(np.mean(values)) for cls, values in sorted(ratios.items())}
+
+
+def drift_text(drift: dict[str, float]) -> str:
+    """Where the drift sits, by token class, as a sentence ending in the next question."""
+    if not drift:
+        return (
+            "No sample followed the task's template, so the drift cannot be placed on "
+            "plan or execution tokens."
+        )
+    ranked = sorted(drift.items(), key=lambda item: -item[1])
+    ratios = ", ".join(f"{cls} x{ratio:.2f}" for cls, ratio in ranked)
+    return (
+        f"By token class, PPL under the base rose {ratios} (final RL over the base's own "
+        f"samples): the drift sits most on {ranked[0][0]} tokens. Does a reward that "
+        "checks those tokens remove it?"
+    )
+
+
 def median_ppl(runs: list[SeedRun]) -> tuple[float, float]:
     """Median PPL under the base of the base's and the final checkpoint's samples (mean
     over seeds of the per-seed medians)."""
