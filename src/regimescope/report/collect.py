@@ -61,13 +61,8 @@ def collect_studies(store: str | Path, scale: str | None = None) -> list[StudyRe
     when given. Each record lists the newest verdict at every other scale in ``others``,
     so a verdict that changes with scale is shown, not hidden.
     """
-    base = Path(store) / "study"
-    records = [read_study(p.parent) for p in sorted(base.glob("*/complete.json"))]
-    by_name: dict[str, list[StudyRecord]] = {}
-    for record in records:
-        by_name.setdefault(record.study["name"], []).append(record)
     chosen = []
-    for group in by_name.values():
+    for group in _by_name(store).values():
         newest = newest_per_scale(group)
         picked = newest.get(scale) if scale is not None else newest[max(newest, key=_rank)]
         if picked is not None:
@@ -91,15 +86,19 @@ def newest_per_scale(group: list[StudyRecord]) -> dict[str, StudyRecord]:
 def verdicts_by_scale(store: str | Path) -> dict[str, dict[str, str]]:
     """study name -> {scale: verdict} of the newest complete folder at each scale
     ({} for a store that holds none)."""
-    base = Path(store) / "study"
-    by_name: dict[str, list[StudyRecord]] = {}
-    for path in sorted(base.glob("*/complete.json")):
-        record = read_study(path.parent)
-        by_name.setdefault(record.study["name"], []).append(record)
     return {
         name: {scale: r.verdict["verdict"] for scale, r in newest_per_scale(group).items()}
-        for name, group in by_name.items()
+        for name, group in _by_name(store).items()
     }
+
+
+def _by_name(store: str | Path) -> dict[str, list[StudyRecord]]:
+    """Every complete study folder under ``<store>/study/``, grouped by study name."""
+    groups: dict[str, list[StudyRecord]] = {}
+    for path in sorted((Path(store) / "study").glob("*/complete.json")):
+        record = read_study(path.parent)
+        groups.setdefault(record.study["name"], []).append(record)
+    return groups
 
 
 def _rank(scale: str) -> int:

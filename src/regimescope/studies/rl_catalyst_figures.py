@@ -129,8 +129,7 @@ def figure_histogram(table: pd.DataFrame) -> Figure:
 
 def figure_perplexity(table: pd.DataFrame) -> Figure:
     """Median PPL under the base of each model's samples, interquartile range as bars."""
-    figure = Figure(figsize=(6.4, 3.6), layout="constrained")
-    ax = figure.subplots()
+    figure, ax = _ppl_axes("perplexity of samples under the base: median, bars = IQR")
     for seed, rows in table.groupby("seed"):
         rows = rows.sort_values("rl_step")
         err = [rows["median"] - rows["q25"], rows["q75"] - rows["median"]]
@@ -138,31 +137,31 @@ def figure_perplexity(table: pd.DataFrame) -> Figure:
             rows["rl_step"], rows["median"], yerr=err, marker="o", capsize=3, label=f"seed {seed}"
         )
         ax.axhline(rows["median"].iloc[0], color="grey", linestyle=":", linewidth=1)
-    ax.set(
-        xlabel="model (RL step, 0 = base's own samples)",
-        ylabel="PPL under the base (tokens)",
-        title="perplexity of samples under the base: median, bars = IQR",
-    )
     ax.legend(fontsize=8)
     return figure
 
 
 def figure_class_perplexity(table: pd.DataFrame) -> Figure:
     """PPL under the base of each token class (mean over seeds) at each checkpoint."""
-    figure = Figure(figsize=(6.4, 3.6), layout="constrained")
-    ax = figure.subplots()
+    figure, ax = _ppl_axes("perplexity under the base by token class (mean over seeds)")
     for cls, rows in table.groupby("class"):
         mean = rows.groupby("rl_step")["ppl"].mean()
         ax.plot(mean.index, mean.values, marker="o", label=str(cls))
     if table.empty:
-        ax.text(
-            0.5, 0.5, "no sample followed the task's template", ha="center", transform=ax.transAxes
-        )
+        message = "no sample followed the task's template"
+        ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
+    else:
+        ax.legend(fontsize=8)
+    return figure
+
+
+def _ppl_axes(title: str):
+    """A figure and axes for PPL under the base against the model (RL step)."""
+    figure = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = figure.subplots()
     ax.set(
         xlabel="model (RL step, 0 = base's own samples)",
         ylabel="PPL under the base (tokens)",
-        title="perplexity under the base by token class (mean over seeds)",
+        title=title,
     )
-    if not table.empty:
-        ax.legend(fontsize=8)
-    return figure
+    return figure, ax
