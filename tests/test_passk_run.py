@@ -214,3 +214,20 @@ def test_cli_bad_input_is_one_line_exit_2(extra, message, folders, capsys, monke
     argv = ["passk", "--model", str(folders["m0"]), *settings, *extra]
     assert main(argv) == 2
     assert message in error_line(capsys)
+
+
+def test_unique_names_name_store_folders_by_their_run():
+    from regimescope.instruments.passk_run import unique_names
+
+    paths = [
+        "runs/pretrain/countdown-w128d4-ae80/model",
+        "runs/rl/grpo-countdown-3556/checkpoints/step_000100",
+        "models/cd",
+        "other/cd",
+    ]
+    assert unique_names(paths) == [
+        "countdown-w128d4-ae80",
+        "grpo-countdown-3556/step_000100",
+        "cd#2",
+        "cd#3",
+    ]

@@ -230,9 +230,18 @@ def _extraction(task: Task) -> str:
 
 
 def unique_names(paths: Sequence[str]) -> list[str]:
-    """Short labels for model folders: the folder name, numbered where names repeat."""
-    names = [Path(p).name or str(p) for p in paths]
+    """Short labels for model folders: the folder name, numbered where names repeat. A run
+    store's ``<run>/model`` is named by its run, ``<run>/checkpoints/<step>`` as run/step."""
+    names = [_label(Path(p)) or str(p) for p in paths]
     return [f"{name}#{i}" if names.count(name) > 1 else name for i, name in enumerate(names)]
+
+
+def _label(path: Path) -> str:
+    if path.name == "model" and path.parent.name:
+        return path.parent.name
+    if path.parent.name == "checkpoints" and path.parent.parent.name:
+        return f"{path.parent.parent.name}/{path.name}"
+    return path.name
 
 
 def to_json(result: PassKResult) -> dict:
