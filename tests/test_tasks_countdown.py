@@ -3,7 +3,14 @@
 import pytest
 
 from regimescope.errors import BadInput
-from regimescope.tasks import CountdownConfig, CountdownTask, Example, compose, is_heldout
+from regimescope.tasks import (
+    CountdownConfig,
+    CountdownTask,
+    Example,
+    compose,
+    get_task,
+    is_heldout,
+)
 from regimescope.tasks.countdown import parse_plan, run_plan, solutions, target_pieces
 
 TASK = CountdownTask()
@@ -95,6 +102,23 @@ def test_verify_hand_written_completions(completion, reward, plan_ok, exec_ok):
     score = TASK.verify(problem(), completion)
     assert score.reward == reward
     assert (score.details["plan_ok"], score.details["exec_ok"]) == (plan_ok, exec_ok)
+
+
+@pytest.mark.parametrize(("completion", "reward", "plan_ok", "exec_ok"), CASES)
+def test_countdown_steps_rewards_only_when_the_steps_are_right_too(
+    completion, reward, plan_ok, exec_ok
+):
+    score = get_task("countdown-steps").verify(problem(), completion)
+    assert score.reward == float(reward == 1.0 and exec_ok)
+    assert (score.details["plan_ok"], score.details["exec_ok"]) == (plan_ok, exec_ok)
+
+
+def test_countdown_steps_poses_the_same_problems():
+    plain, checked = get_task("countdown"), get_task("countdown-steps")
+    for split in ("train", "test"):
+        for index in range(20):
+            a, b = plain.example(index, split), checked.example(index, split)
+            assert (a.prompt, a.target, a.meta) == (b.prompt, b.target, b.meta)
 
 
 def test_a_number_given_twice_may_be_used_twice():

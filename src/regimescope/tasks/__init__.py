@@ -8,6 +8,8 @@
   (swapped: 0.1, 0.3, 0.6): the same problems with skewed format proportions;
 - ``countdown``: reach a target from 3 numbers (plan line, then step lines);
 - ``countdown-4``: the same with 4 numbers (a harder planning variant);
+- ``countdown-steps``: the same problems as ``countdown``, rewarded only when the step
+  lines are right too (the default reward checks the plan and the answer);
 - ``rules``: rule classification with instructions, two held-out rule splits;
 - ``mix``: arithmetic, countdown and rules in equal proportions (splits train, test).
 """
@@ -55,6 +57,7 @@ TASKS: dict[str, Task] = {
     "arithmetic-tagged-heavy": _weighted("arithmetic-tagged-heavy", (0.1, 0.3, 0.6)),
     "countdown": _countdown,
     "countdown-4": CountdownTask(CountdownConfig(n_numbers=4), name="countdown-4"),
+    "countdown-steps": CountdownTask(CountdownConfig(check_steps=True), name="countdown-steps"),
     "rules": _rules,
     "mix": Mixture("mix", [(_arithmetic, 1.0), (_countdown, 1.0), (_rules, 1.0)]),
     **string_tasks(),

@@ -34,6 +34,9 @@ lines (junk) are ignored. Reward 1 iff the plan uses only given numbers and reac
 target (``plan_ok``) and the stated answer equals the target. ``exec_ok`` says whether
 the written steps follow the plan one operation per line with right arithmetic; it does
 not enter the reward, so plan accuracy and execution accuracy can be measured apart.
+``countdown-steps`` (``check_steps=True``) is the same task, same problems, whose reward
+also requires ``exec_ok``: the control for asking what a reward that ignores the steps
+does to them under RL.
 
 Departures from the paper: HICRA finds planning tokens with mined "strategic grams" in
 natural-language reasoning; here the plan is one explicit line, so the planning mask is
@@ -66,6 +69,7 @@ class CountdownConfig:
     max_value: int = 99  # target and every value along a gold plan lie in 0..max_value
     gold_plan: str = "canonical"  # "canonical" (first valid plan) or "sampled" (generating plan)
     heldout_fraction: float = 0.1  # share of problem keys (numbers + target) in the test split
+    check_steps: bool = False  # reward also requires the step lines to follow the plan
 
     def __post_init__(self):
         if not 2 <= self.n_numbers <= 5:
@@ -222,7 +226,8 @@ class CountdownTask:
         )
 
     def verify(self, example: Example, completion: str) -> Score:
-        """Reward 1 iff the plan uses given numbers, reaches the target, and the answer is it."""
+        """Reward 1 iff the plan uses given numbers, reaches the target, and the answer is it
+        (and, with ``check_steps``, the step lines follow the plan)."""
         written_plan, steps, answer = read_completion(completion)
         plan = parse_plan(written_plan) if written_plan is not None else None
         numbers, target = example.meta["numbers"], example.meta["target"]
@@ -235,7 +240,8 @@ class CountdownTask:
             "answer_ok": answer_ok,
             "plan": written_plan,
         }
-        return Score(reward=float(plan_ok and answer_ok), answer=answer, details=details)
+        rewarded = plan_ok and answer_ok and (exec_ok or not self.config.check_steps)
+        return Score(reward=float(rewarded), answer=answer, details=details)
 
     def classify_format(self, completion: str) -> str | None:
         return None
