@@ -63,8 +63,33 @@ def digest(root) -> str:
 def test_an_edit_changes_the_key_only_of_the_studies_that_use_it(package, edited, changes):
     before = digest(package)
     with (package / edited).open("a") as file:
-        file.write("\n# an edit\n")
+        file.write("\nEDITED = 1\n")
     assert (digest(package) != before) == changes
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "changes"),
+    [
+        ('"""Study 2: RL', '"""Measured: 37 min. Study 2: RL', False),  # the module docstring
+        ("\nfrom dataclasses", "\n# a comment\nfrom dataclasses", False),
+        ("\nfrom dataclasses", "\n\n\nfrom dataclasses", False),
+        ("OVERTAKE_MARGIN = 0.0", "OVERTAKE_MARGIN = 0.01", True),  # code, not prose
+    ],
+)
+def test_docstrings_comments_and_layout_do_not_re_key_a_study(package, old, new, changes):
+    path = package / "studies" / "rl_catalyst.py"
+    text = path.read_text()
+    assert old in text
+    before = digest(package)
+    path.write_text(text.replace(old, new, 1))
+    assert (digest(package) != before) == changes
+
+
+def test_a_string_that_is_not_a_docstring_still_counts(package):
+    path = package / "studies" / "stats.py"
+    before = digest(package)
+    path.write_text(path.read_text() + '\nRULE = "a rule written before the data"\n')
+    assert digest(package) != before
 
 
 def test_every_registered_study_has_its_own_key():

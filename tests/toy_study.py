@@ -35,6 +35,12 @@ def run(cfg: PluginConfig, ctx) -> Verdict:
 
 
 STUDY = Study(
-    "plugin-toy", "P", "a plugin claim", "nobody 2026", "", "a toy.",
-    {"quick": PluginConfig, "full": PluginConfig}, run,
+    "plugin-toy",
+    "P",
+    "a plugin claim",
+    "nobody 2026",
+    "",
+    "a toy.",
+    {"quick": PluginConfig, "full": PluginConfig},
+    run,
 )

@@ -36,7 +36,11 @@ def log_line(prefix: str) -> Callable[[str], None]:
     scheduler), where live displays draw nothing: one timestamped plain line per report."""
 
     def report(line: str) -> None:
-        STDERR.print(f"{time.strftime('%H:%M:%S')} {prefix}: {line}", markup=False,
-                     highlight=False, soft_wrap=True)
+        STDERR.print(
+            f"{time.strftime('%H:%M:%S')} {prefix}: {line}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
     return report

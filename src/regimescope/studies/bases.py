@@ -41,8 +41,15 @@ def latent_base(scale: str, seed: int = 0, task: str = "countdown") -> PretrainC
     """
     steps = {"smoke": 20, "quick": 400, "full": 400}
     choose("scale", scale, steps)
-    return PretrainConfig(task=task, organism=organism_for(scale), steps=steps[scale],
-                          batch_size=32, seed=seed, checkpoint_every=100, log_every=10)
+    return PretrainConfig(
+        task=task,
+        organism=organism_for(scale),
+        steps=steps[scale],
+        batch_size=32,
+        seed=seed,
+        checkpoint_every=100,
+        log_every=10,
+    )
 
 
 def trained_base(cfg: PretrainConfig, store=None):

@@ -45,8 +45,12 @@ problems per cell. Measured on a shared 2-core machine with one torch thread: ab
 of CPU time from an empty store (pretraining 30, GRPO 42, sampling and bootstrap 28), so
 about 1.5 to 2 minutes on 2 uncontended cores; three seeds (``--seeds 3``) took 206 s of
 CPU for two new seeds and three evaluations. Full: 3 seeds, small base, 3000 pretraining
-steps, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell: estimated 3 to 4.5
-hours on 2 cores (sampling dominates: 17 model-cells x 51,200 samples per seed); not run.
+steps, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell. Measured: 4876 s
+(81 min) on one torch thread beside another study, plus about 10 min of training kept from
+a killed first attempt, so about 1.5 hours from an empty store; per seed, about 7 min to
+pretrain, 1-4 min per GRPO run, 15 min of sampling (17 model-cells x 51,200 samples).
+At that scale family A is already solved by the base (pass@1 0.998 at depth 2), so its
+activation part reads "stall"; see the verdict's premises.
 """
 
 from __future__ import annotations

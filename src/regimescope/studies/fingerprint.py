@@ -6,6 +6,8 @@ deciding modules: ``studies/`` (the registry ``studies/__init__.py`` excepted),
 ``instruments/``, ``sampling.py``, ``sampling_tokens.py`` and ``prefix_attention.py``.
 So editing study 6's figures, or adding study 7, leaves the verdicts of studies 1-5 valid,
 while editing ``stats.py`` or the sampler re-measures every study that uses them.
+Each file counts by its syntax tree without docstrings, so comments, docstrings and layout
+(a measured wall time written into a study's docstring, say) do not re-key its folder.
 Training code is not in it: training runs are keyed by their own configs.
 """
 
@@ -68,9 +70,31 @@ def study_fingerprint(module: str) -> str:
 
 
 def files_digest(paths: list[Path]) -> str:
-    """sha256 (12 hex digits) over each file's name (relative to the package) and bytes."""
+    """sha256 (12 hex digits) over each file's name (relative to the package) and code."""
     digest = hashlib.sha256()
     for path in paths:
         label = path.relative_to(PACKAGE) if path.is_relative_to(PACKAGE) else Path(path.name)
-        digest.update(str(label).encode() + b"\0" + path.read_bytes())
+        digest.update(str(label).encode() + b"\0" + code_text(path).encode() + b"\0")
     return digest.hexdigest()[:12]
+
+
+def code_text(path: Path) -> str:
+    """The syntax tree of ``path`` as text, docstrings removed; comments and layout never
+    reach the tree. Tied to the Python version's ``ast.dump``, so a new Python re-keys."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, DOCUMENTED) and body and is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
