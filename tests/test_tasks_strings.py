@@ -111,8 +111,12 @@ def test_read_completion_takes_the_first_answer_line():
 def test_registered_variants():
     names = {n for n in TASKS if n.startswith("strings")}
     expected = {f"strings-depth{d}-{f}" for d in (2, 3, 4) for f in "abc"}
-    expected |= {"strings-atomic", "strings-pretrain"} | {f"strings-atomic-{f}" for f in "abc"}
+    expected |= {"strings-atomic", "strings-pretrain", "strings-pretrain-sparse"}
+    expected |= {f"strings-atomic-{f}" for f in "abc"}
     assert names == expected
+    for name, share in (("strings-pretrain", 0.2), ("strings-pretrain-sparse", 0.03)):
+        drawn = [TASKS[name].example(i).meta["depth"] for i in range(4000)]
+        assert abs(drawn.count(2) / len(drawn) - share) < 0.02  # compositions of A, at share
     for family in "abc":
         example = TASKS[f"strings-depth3-{family}"].example(5, "test")
         assert example.meta["depth"] == 3 and example.meta["family"] == family.upper()

@@ -22,7 +22,8 @@ function family, with the family's base competence measured, not assumed.
 **Design.** Twelve anonymised string functions in three families of four (``tasks.strings``).
 The base organism is trained from scratch, with the loss on the targets, on the atomic
 functions of families A and B and on depth-2 compositions of family A only
-(``strings-pretrain``, 20% compositions); family C's atomic skills are never taught. Per
+(``strings-pretrain``, 20% compositions; 3% at full scale, see Scales); family C's atomic
+skills are never taught. Per
 seed, three GRPO runs start from the base, each on the depth-2 compositions of one family.
 Base and RL model draw n samples on P held-out problems of their family at depths 2-4
 (C: depth 2), with the same sampling seed; the base also at depth 1 (its atomic skills).
@@ -45,12 +46,17 @@ problems per cell. Measured on a shared 2-core machine with one torch thread: ab
 of CPU time from an empty store (pretraining 30, GRPO 42, sampling and bootstrap 28), so
 about 1.5 to 2 minutes on 2 uncontended cores; three seeds (``--seeds 3``) took 206 s of
 CPU for two new seeds and three evaluations. Full: 3 seeds, small base, 3000 pretraining
-steps, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell. Measured: 4876 s
-(81 min) on one torch thread beside another study, plus about 10 min of training kept from
-a killed first attempt, so about 1.5 hours from an empty store; per seed, about 7 min to
-pretrain, 1-4 min per GRPO run, 15 min of sampling (17 model-cells x 51,200 samples).
-At that scale family A is already solved by the base (pass@1 0.998 at depth 2), so its
-activation part reads "stall"; see the verdict's premises.
+steps, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell, about 1.5 hours
+from an empty store on one torch thread (per seed, about 7 min to pretrain, 1-4 min per
+GRPO run, 15 min of sampling: 17 model-cells x 51,200 samples).
+
+**Why full pretrains on 3% compositions.** The first full run (``strings-pretrain``, 20%,
+folder ``capability-origin-923f6d57c9d0``, 4876 s) broke family A's premise: the small
+base *solved* A's depth-2 compositions (pass@1 0.998), so activation was untestable and A
+read "stall". A premise-only pilot, before any RL, on seed 0 (100 problems x 64 samples):
+at 20%, A's depth-2 pass@1 was already 0.72 at step 750 of 3000; at 3% it is 0.57 with
+pass@64 0.86 after 3000 steps, latent like the quick micro base (0.44, 0.83), while B stays
+atomic-only (pass@64 0.02). The decision rule is unchanged.
 """
 
 from __future__ import annotations
@@ -123,7 +129,8 @@ RULE = (
 class CapabilityOriginConfig:
     seeds: tuple[int, ...] = (0,)  # training seeds: one base and three GRPO runs each
     organism_scale: str = "quick"  # organism size of ``bases.organism_for`` (nano/micro/small)
-    pretrain_steps: int = 800  # base pretraining steps on strings-pretrain (batch 32)
+    pretrain_task: str = "strings-pretrain"  # base mixture: A's depth-2 compositions at 20%
+    pretrain_steps: int = 800  # base pretraining steps on it (batch 32)
     pretrain_lr: float = 3e-3  # base peak learning rate
     rl_steps: int = 80  # GRPO steps on families A and B
     missing_rl_steps: int = 10  # GRPO steps on family C (zero reward is expected)
@@ -159,10 +166,12 @@ def quick() -> CapabilityOriginConfig:
 
 
 def full() -> CapabilityOriginConfig:
-    """The design: 3 seeds, small base, GRPO 300 steps, n = 256 on 200 problems per cell."""
+    """The design: 3 seeds, small base (A's compositions at 3%), GRPO 300 steps, n = 256
+    on 200 problems per cell."""
     return CapabilityOriginConfig(
         seeds=(0, 1, 2),
         organism_scale="full",
+        pretrain_task="strings-pretrain-sparse",
         pretrain_steps=3000,
         rl_steps=300,
         missing_rl_steps=50,

@@ -31,7 +31,6 @@ from regimescope.studies.verdict import Effect
 from regimescope.tasks import get_task
 
 FAMILIES = {"A": "latent (compositions pretrained)", "B": "atomic only", "C": "atomics missing"}
-PRETRAIN_TASK = "strings-pretrain"  # atomic A and B, plus depth-2 compositions of A only
 
 
 def eval_tokens(depth: int) -> int:
@@ -58,7 +57,7 @@ def base_config(cfg, seed: int) -> PretrainConfig:
     fast as the loss on every token (measured at 800 steps on a micro organism).
     """
     return PretrainConfig(
-        task=PRETRAIN_TASK,
+        task=cfg.pretrain_task,
         organism=organism_for(cfg.organism_scale),
         steps=cfg.pretrain_steps,
         lr=cfg.pretrain_lr,
@@ -100,7 +99,7 @@ class SeedRun:
 
 def train_seed(cfg, seed: int, store, progress: Callable[[str], None]) -> SeedRun:
     """Pretrain (or reuse) the base, then one GRPO run per family on its depth-2 problems."""
-    progress(f"seed {seed}: base, {cfg.pretrain_steps} steps on {PRETRAIN_TASK}")
+    progress(f"seed {seed}: base, {cfg.pretrain_steps} steps on {cfg.pretrain_task}")
     base = pretrain(base_config(cfg, seed), store)
     runs = {}
     for family in FAMILIES:

@@ -247,6 +247,8 @@ def string_tasks() -> dict[str, object]:
     - ``strings-atomic``: depth 1 of families A and B (C's atomic skills are never taught);
     - ``strings-pretrain``: ``strings-atomic`` (weight 0.8) mixed with ``strings-depth2-a``
       (0.2): compositions are present for family A only;
+    - ``strings-pretrain-sparse``: the same with A's compositions at 0.03, rare enough that
+      a small organism holds them latent rather than solved;
     - ``strings-depth{2,3,4}-{a,b,c}``: one family at one depth (RL and evaluation);
     - ``strings-atomic-{a,b,c}``: one family at depth 1 (evaluation of the atomic skills).
     """
@@ -258,7 +260,7 @@ def string_tasks() -> dict[str, object]:
         for depth in (2, 3, 4):
             name = f"strings-depth{depth}-{family}"
             tasks[name] = variant(family.upper(), (depth,), name)
-    tasks["strings-pretrain"] = Mixture(
-        "strings-pretrain", [(tasks["strings-atomic"], 0.8), (tasks["strings-depth2-a"], 0.2)]
-    )
+    for name, share in (("strings-pretrain", 0.2), ("strings-pretrain-sparse", 0.03)):
+        members = [(tasks["strings-atomic"], 1 - share), (tasks["strings-depth2-a"], share)]
+        tasks[name] = Mixture(name, members)
     return tasks
