@@ -42,21 +42,15 @@ not tuned for. Evaluation samples at the rollout temperature 1.0; GRPO has no KL
 
 **Scales.** Smoke: seconds, an untrained nano base (mechanics only). Quick: one seed,
 micro base, 800 pretraining steps, 80 GRPO steps per family (10 for C), n = 64 on 48
-problems per cell. Measured on a shared 2-core machine with one torch thread: about 100 s
-of CPU time from an empty store (pretraining 30, GRPO 42, sampling and bootstrap 28), so
-about 1.5 to 2 minutes on 2 uncontended cores; three seeds (``--seeds 3``) took 206 s of
-CPU for two new seeds and three evaluations. Full: 3 seeds, small base, 3000 pretraining
-steps, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell, about 1.5 hours
-from an empty store on one torch thread (per seed, about 7 min to pretrain, 1-4 min per
-GRPO run, 15 min of sampling: 17 model-cells x 51,200 samples).
+problems per cell: about 100 s of CPU from an empty store. Full: 3 seeds, small base,
+3000 pretraining steps, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell:
+about 1.5 hours on one thread (per seed: 7 min pretraining, 1-4 min per GRPO run, 15 min
+of sampling).
 
-**Why full pretrains on 3% compositions.** The first full run (``strings-pretrain``, 20%,
-folder ``capability-origin-923f6d57c9d0``, 4876 s) broke family A's premise: the small
-base *solved* A's depth-2 compositions (pass@1 0.998), so activation was untestable and A
-read "stall". A premise-only pilot, before any RL, on seed 0 (100 problems x 64 samples):
-at 20%, A's depth-2 pass@1 was already 0.72 at step 750 of 3000; at 3% it is 0.57 with
-pass@64 0.86 after 3000 steps, latent like the quick micro base (0.44, 0.83), while B stays
-atomic-only (pass@64 0.02). The decision rule is unchanged.
+**Why full pretrains on 3% compositions.** At 20% the small base *solved* A (depth-2
+pass@1 0.998; run ``capability-origin-923f6d57c9d0``), so activation was untestable. A
+premise-only pilot before any RL (seed 0, 100 problems x 64): at 3%, A's pass@1 is 0.57,
+pass@64 0.86 (latent, like quick's 0.44, 0.83); B's pass@64 stays 0.02. Rule unchanged.
 """
 
 from __future__ import annotations
