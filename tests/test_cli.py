@@ -60,6 +60,13 @@ def test_bad_split_and_counts_on_real_model(nano_folder, capsys):
     assert "0 < top-p <= 1" in one_error_line(capsys)
 
 
+@pytest.mark.parametrize("command", ["eval", "sample", "passk"])
+def test_bad_device_is_one_line_exit_2(command, nano_folder, capsys):
+    model = ["--model", str(nano_folder)] if command == "passk" else [str(nano_folder)]
+    assert main([command, *model, "--task", "arithmetic", "--device", "tpu"]) == 2
+    assert "unknown device 'tpu'; choose from: cpu, cuda, cuda:N, mps" in one_error_line(capsys)
+
+
 def test_folder_without_weights_and_pickle_only(tmp_path, capsys):
     (tmp_path / "config.json").write_text("{}")
     assert main(["eval", str(tmp_path), "--task", "arithmetic"]) == 2

@@ -6,6 +6,7 @@ import torch
 
 from regimescope.errors import BadInput
 from regimescope.organisms import build_organism, count_parameters, load_model, preset, save_model
+from regimescope.organisms.load import resolve_device
 
 
 @pytest.mark.parametrize(
@@ -77,3 +78,25 @@ def test_load_refuses_bad_folders(tmp_path):
     (tmp_path / "pickled" / "pytorch_model.bin").write_bytes(b"not read")
     with pytest.raises(BadInput, match="only pickle weights"):
         load_model(tmp_path / "pickled")
+
+
+def test_resolve_device_names_the_choices():
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(BadInput, match="unknown device 'gpu0'; choose from: cpu, cuda"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(BadInput, match="sees no CUDA GPU here; use cpu"):
+            resolve_device("cuda")
+    else:
+        count = torch.cuda.device_count()
+        with pytest.raises(BadInput, match=f"this machine has {count} CUDA GPU"):
+            resolve_device(f"cuda:{count}")
+
+
+def test_load_model_places_the_model_on_the_device(tmp_path):
+    model, tok = build_organism(preset("nano"), seed=0)
+    save_model(model, tok, tmp_path / "m")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    loaded, _ = load_model(tmp_path / "m", device=device)
+    assert {p.device.type for p in loaded.parameters()} == {device}
+    assert not loaded.training

@@ -164,3 +164,19 @@ def test_auto_rows_fits_the_kv_budget():
     assert auto_rows(seven_b, 1024) == 1  # one row already exceeds the budget: never 0
     rows = auto_rows(seven_b, 64)
     assert rows == 8 and rows * 32 * 2 * 4096 * 64 * 4 <= KV_BUDGET_BYTES
+
+
+def test_auto_rows_on_a_gpu_uses_its_free_memory(monkeypatch):
+    from types import SimpleNamespace
+
+    from regimescope.sampling import GPU_KV_SHARE, GPU_MAX_ROWS, MAX_ROWS, auto_rows
+
+    free = 64 * 2**30  # a GPU with 64 GiB free, faked so the rule runs on any machine
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free, 2 * free))
+    gpu = torch.device("cuda")
+    organism = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=3, hidden_size=64))
+    assert auto_rows(organism, 200) == MAX_ROWS  # no device: the CPU budget
+    assert auto_rows(organism, 200, gpu) == GPU_MAX_ROWS
+    seven_b = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=32, hidden_size=4096))
+    per_row = 32 * 2 * 4096 * 1024 * 4  # fp32 K and V of one 1024-token row: 1 GiB
+    assert auto_rows(seven_b, 1024, gpu) == int(free * GPU_KV_SHARE) // per_row == 16

@@ -271,21 +271,35 @@ def _completions(tokenizer, out: torch.Tensor, finished: torch.Tensor, eos_id) -
     ]
 
 
-KV_BUDGET_BYTES = 512 * 2**20  # key/value memory one decoding batch may take
-MAX_ROWS = 1024  # beyond this, per-step Python overhead is already amortised
+KV_BUDGET_BYTES = 512 * 2**20  # key/value memory one decoding batch may take on a CPU
+MAX_ROWS = 1024  # CPU: beyond this, per-step Python overhead is already amortised
+GPU_KV_SHARE = 0.25  # GPU: share of the device's free memory one batch's keys may take
+GPU_MAX_ROWS = 16384  # GPU: 5.2x the tokens per second of 1024 rows on an H200 (BENCHMARKS.md)
 
 
-def auto_rows(model, sequence_length: int) -> int:
-    """Rows per batch whose key/value cache fits ``KV_BUDGET_BYTES``, in [1, MAX_ROWS].
+def row_budget(device: torch.device | None) -> tuple[int, int]:
+    """(key/value bytes, row cap) for one decoding batch on ``device``: fixed on a CPU,
+    a share of the free memory on a CUDA GPU (read when the batch is sized)."""
+    if device is None or device.type != "cuda":
+        return KV_BUDGET_BYTES, MAX_ROWS
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    return int(free_bytes * GPU_KV_SHARE), GPU_MAX_ROWS
+
+
+def auto_rows(model, sequence_length: int, device: torch.device | None = None) -> int:
+    """Rows per batch whose key/value cache fits the budget of ``device`` (``row_budget``;
+    None = CPU), in [1, cap].
 
     bytes per row = layers * 2 (K and V) * hidden size * sequence length * 4 (fp32); the
     hidden size over-counts grouped-query models, which keeps the estimate safe. A tiny
-    organism gets MAX_ROWS (1024: 2-5x the speed of ``generate`` in BENCHMARKS.md);
-    a 7B model on a CPU gets a handful of rows.
+    organism gets the cap (CPU 1024: 2-5x the speed of ``generate``; GPU 16384: 15.7x a
+    16-thread CPU on an H200, both in BENCHMARKS.md); a 7B model on a CPU gets a handful
+    of rows. Samples do not depend on the batch (counter-based draws), only speed does.
     """
     config = model.config
+    budget, cap = row_budget(device)
     per_row = config.num_hidden_layers * 2 * config.hidden_size * max(1, sequence_length) * 4
-    return int(max(1, min(MAX_ROWS, KV_BUDGET_BYTES // per_row)))
+    return int(max(1, min(cap, budget // per_row)))
 
 
 def _check(config: SamplingConfig, prompt_ids: list[list[int]]) -> None:
@@ -346,7 +360,7 @@ def _draw(model, tokenizer, prompt_ids, config, progress) -> list[list[Completio
 
     results: list[list[Completion]] = [[] for _ in prompt_ids]
     longest = max((len(ids) for ids in prompt_ids), default=0) + config.max_new_tokens
-    rows = config.batch_size or auto_rows(model, longest)
+    rows = config.batch_size or auto_rows(model, longest, next(model.parameters()).device)
     batches = plan_batches([len(ids) for ids in prompt_ids], n_draw, rows)
     with torch.inference_mode():
         for chunks in batches:

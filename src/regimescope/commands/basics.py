@@ -102,6 +102,7 @@ def sample(
     top_p: Annotated[float, typer.Option(help="Nucleus mass (1 = off).")] = 1.0,
     max_tokens: Annotated[int, typer.Option(help="Max new tokens per completion.")] = 96,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
 ) -> None:
     """Sample completions for a task's prompts and show each with its reward."""
     from regimescope.organisms import load_model
@@ -111,7 +112,7 @@ def sample(
 
     the_task = get_task(task)
     check_sampling(problems, n, temperature, top_p, max_tokens, the_task, split)
-    net, tokenizer = load_model(resolve_model(model))
+    net, tokenizer = load_model(resolve_model(model), device=device)
     cfg = sampling_config(n, temperature, top_p, max_tokens, seed)
     items = examples(the_task, problems, split)
     outputs = draw(net, tokenizer, [e.prompt for e in items], cfg)
@@ -156,6 +157,7 @@ def evaluate(
     top_p: Annotated[float, typer.Option(help="Nucleus mass (1 = off).")] = 1.0,
     max_tokens: Annotated[int, typer.Option(help="Max new tokens per completion.")] = 96,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full result here.")
     ] = None,
@@ -170,7 +172,7 @@ def evaluate(
 
     the_task = get_task(task)
     check_sampling(problems, n, temperature, top_p, max_tokens, the_task, split)
-    net, tokenizer = load_model(resolve_model(model))
+    net, tokenizer = load_model(resolve_model(model), device=device)
     cfg = sampling_config(n, temperature, top_p, max_tokens, seed)
     with progress_bar(f"eval {task}/{split}", problems * n) as advance:
         report = measure(net, tokenizer, the_task, split, problems, cfg, progress=advance)

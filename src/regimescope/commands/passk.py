@@ -47,6 +47,7 @@ def passk(
         int, typer.Option(help="Samples per problem scored for PPL (0 = off).")
     ] = 16,
     batch_size: Annotated[int, typer.Option(help="Rows decoded together (0 = automatic).")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full result as JSON.")
     ] = None,
@@ -83,7 +84,7 @@ def passk(
     check_inputs(the_task, cfg)
     _check_sampling(sampling)
     loaded = [
-        (name, *load_model(resolve_model(path)))
+        (name, *load_model(resolve_model(path), device=device))
         for name, path in zip(unique_names(model), model, strict=True)
     ]
     check_models(loaded, cfg)

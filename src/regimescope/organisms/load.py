@@ -39,8 +39,36 @@ def check_model_folder(path: str | Path, allow_pickle: bool = False) -> Path:
     raise BadInput(f"{str(folder)!r} holds no weights; expected one of: {', '.join(SAFE_WEIGHTS)}")
 
 
-def load_model(path: str | Path, allow_pickle: bool = False, dtype: torch.dtype = torch.float32):
-    """(model, tokenizer) from a local folder, model in eval mode on CPU."""
+DEVICES = "cpu, cuda, cuda:N, mps"  # the device names --device accepts
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device called ``name`` if this machine has it, else BadInput naming the
+    valid choices (so a CPU-only machine asked for cuda fails in one line, before loading)."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise BadInput(f"unknown device {name!r}; choose from: {DEVICES}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"device {name!r} asked for, but torch sees no CUDA GPU here; use cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise BadInput(f"no {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise BadInput(f"device {name!r} asked for, but torch sees no MPS device here; use cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise BadInput(f"unsupported device {name!r}; choose from: {DEVICES}")
+    return device
+
+
+def load_model(
+    path: str | Path,
+    allow_pickle: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+):
+    """(model, tokenizer) from a local folder, model in eval mode on ``device`` (checked
+    with ``resolve_device`` before any weights are read)."""
+    device = resolve_device(str(device))
     folder = check_model_folder(path, allow_pickle)
     try:
         model = AutoModelForCausalLM.from_pretrained(
@@ -52,7 +80,7 @@ def load_model(path: str | Path, allow_pickle: bool = False, dtype: torch.dtype 
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise BadInput(f"cannot load model from {str(folder)!r}: {first_line}") from error
-    return model.eval(), tokenizer
+    return model.to(device).eval(), tokenizer
 
 
 def save_model(model, tokenizer, folder: str | Path) -> Path:
