@@ -43,6 +43,15 @@ and evaluation at T = 1 (paper: 0.7); the code format is read, not executed. The
 scales both learn GSM8K; a tiny organism may barely learn the task, so runs whose base
 solves less than ``MIN_BASE_ACCURACY`` are reported but not counted for collapse (with
 almost no reward there is nothing for RL to select by).
+
+**Learning rate, 1e-4 (changed after the first full run).** The first full run used 3e-4
+(folder ``format-collapse-9289d2f711bc``): RL did not climb its reward and held-out
+accuracy fell in 14 of 18 KL-0 runs (mean -0.092; -0.19 on the code-heavy mixture), so its
+"collapse" was drift of a model being damaged, not selection by reward. A diagnostic from
+the same stored bases at 1e-4 (KL 0, the study's own configs and held-out sampling):
+micro on the code-heavy mixture, seeds 0-2, accuracy +0.003 / +0.021 / +0.027 (at 3e-4:
+-0.25 / -0.08 / -0.16); micro on the equal mixture, seed 0, +0.093 (3e-4: +0.027). 1e-4
+is also studies 2 and 5's GRPO rate. The rule was not touched.
 """
 
 from __future__ import annotations
@@ -111,7 +120,7 @@ class FormatCollapseConfig:
     rl_steps: int = 48  # RL steps per run (may end before the first pass does)
     prompts_per_step: int = 8  # P: prompts per RL step
     samples_per_prompt: int = 8  # n: rollouts per prompt (the GRPO group)
-    lr: float = 3e-4  # RL learning rate (constant)
+    lr: float = 1e-4  # RL learning rate (constant; why not 3e-4: module docstring)
     temperature: float = 1.0  # rollout and evaluation temperature
     max_new_tokens: int = 64  # token budget of rollouts and evaluation samples
     log_every: int = 2  # a recorder line (rollout format shares) every N RL steps
@@ -163,9 +172,11 @@ def quick() -> FormatCollapseConfig:
 def full() -> FormatCollapseConfig:
     """The citable design: micro vs small, 1600 pretraining steps of 32, 3 seeds, 3
     mixtures, KL 0 and 0.1, 384 RL steps (1.5 passes of 2,048 prompts), 96 held-out
-    problems x 16 samples. Roughly 6 hours on 2 cores, estimated (not run) from measured
-    per-step times: pretraining 0.12 / 0.39 s per step (micro / small), RL about 0.45 s
-    per micro step and about 3x that for small; 18 bases take ~2 h, 36 RL runs ~3.5 h."""
+    problems x 16 samples. Measured (session 4, one thread per process): about 5.5
+    core-hours of training, 6 min per micro condition (base 2-3 min, each RL run ~2 min)
+    and 25 min per small one (base 10-17 min, each RL run 6-8 min); sampling every model
+    afterwards took 6 min. Two processes (the study and a second walking the conditions
+    from the other end) finish in about 3 h."""
     return FormatCollapseConfig(
         seeds=(0, 1, 2),
         scales=("micro", "small"),
