@@ -1,56 +1,50 @@
 """Study 4: is a capability created or activated by RL? Condition on the base's competence.
 
-**Claim.** RL with a verifiable reward *activates* what the base already holds (standard
-reasoning: pass@1 rises, the base catches up at large k) but *creates* where the base
-lacks the composition (compositional planning: RL solves problems the base never solves).
-Quoted as domain-conditional: "RL activates for maths, creates for planning".
+**Claim.** RL with a verifiable reward *activates* what the base holds (pass@1 rises, the
+base catches up at large k) but *creates* where the base lacks the composition (RL solves
+problems the base never solves); quoted as "RL activates for maths, creates for planning".
 
-**Primary sources.** A synthesis (``shared/research/findings-1-5.md``, finding 4):
-ProRL (Liu et al. 2025, arXiv 2505.24864: pass@k gains largest where the base's pass@128
-is low); Yuan et al. 2025, *From f(x) and g(x) to f(g(x))* (arXiv 2509.25123: after
-fine-tuning on atomic string functions, RL on depth-2 compositions generalises to deeper
-ones and solves hard problems where the base fails, while on easy problems it only
-reranks); Zhang, Neubig & Yue 2025 (arXiv 2512.07783: pass@128 gains only when
-pretraining leaves headroom and the RL data sits at the edge of competence).
+**Primary sources.** A synthesis (``shared/research/findings-1-5.md``, finding 4): ProRL
+(Liu et al. 2025, arXiv 2505.24864: pass@k gains largest where the base's pass@128 is
+low); Yuan et al. 2025, *From f(x) and g(x) to f(g(x))* (arXiv 2509.25123: after atomic
+string functions, RL on depth-2 compositions generalises deeper and solves hard problems
+the base fails, while on easy ones it only reranks); Zhang, Neubig & Yue 2025 (arXiv
+2512.07783: pass@128 gains only with pretraining headroom and RL data at the edge of
+competence).
 
-**Correction.** No primary paper shows the split by domain. What the evidence supports is
-a split by the base's *competence* on the problem family: RL creates where the base has
-the parts but not the whole, and nothing where the parts are missing (the reward is zero;
-DELTA, arXiv 2509.21016, needs dense rewards to escape that). So the claim is tested per
-function family, with the family's base competence measured, not assumed.
+**Correction.** No primary paper splits by domain. The evidence splits by the base's
+*competence* on a problem family: RL creates where the base has the parts but not the
+whole, and nothing where the parts are missing (zero reward; DELTA, arXiv 2509.21016,
+needs dense rewards there). So each family's base competence is measured, not assumed.
 
 **Design.** Twelve anonymised string functions in three families of four (``tasks.strings``).
 The base organism is trained from scratch, with the loss on the targets, on the atomic
 functions of families A and B and on depth-2 compositions of family A only
 (``strings-pretrain``, 20% compositions; 3% at full scale, see Scales); family C's atomic
-skills are never taught. Per
-seed, three GRPO runs start from the base, each on the depth-2 compositions of one family.
+skills are never taught. Per seed, three GRPO runs start from the base, each on the
+depth-2 compositions of one family.
 Base and RL model draw n samples on P held-out problems of their family at depths 2-4
 (C: depth 2), with the same sampling seed; the base also at depth 1 (its atomic skills).
-Measured per family and depth: pass@k curves, the crossover k*, the creation rate (share
-of problems with zero base successes in n samples that RL solves; the base's own rate on
-them is below 3/n at 95%, the rule of three), and the pass@1 gain. The decision reads
-depth 2, the depth RL trains on; depths 3-4 (never trained) are labelled by the same rule.
+Per family and depth: pass@k curves, crossover k*, the creation rate (share of problems
+with zero base successes in n that RL solves; the base's own rate on them is below 3/n at
+95%, the rule of three) and the pass@1 gain. The decision reads depth 2, RL's training
+depth; depths 3-4 (never trained) are labelled by the same rule.
 
-**Departures.** Yuan et al. fine-tune an 8B model with rejection sampling on atomic
-functions shown as code, then RL with free-text reasoning; here a ~200k-parameter
-organism learns the functions from examples, and each step of a composition is one
-template line. Their base has never practised compositions at all; ours has practised
-family A's (the latent family of finding 4's tiny design). "Edge of competence" is made a
-measured premise (the base solves some but at most half of B's depth-2 problems at n),
-not tuned for. Evaluation samples at the rollout temperature 1.0; GRPO has no KL term.
+**Departures.** Yuan et al. fine-tune an 8B model on atomic functions shown as code, then
+RL with free-text reasoning; here a tiny organism learns the functions from examples, one
+template line per composition step. Their base never practised compositions; ours
+practised family A's (finding 4's latent family). "Edge of competence" is a measured
+premise (the base solves some but at most half of B's depth-2 problems at n), not tuned
+for. Evaluation samples at the rollout temperature 1.0; GRPO has no KL term.
 
 **Scales.** Smoke: seconds, an untrained nano base (mechanics only). Quick: one seed,
 micro base, 800 pretraining steps, 80 GRPO steps per family (10 for C), n = 64 on 48
-problems per cell: about 100 s of CPU from an empty store. Full: 3 seeds, small base,
-3000 pretraining steps, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell:
-about 1.5 hours on one thread (per seed: 7 min pretraining, 1-4 min per GRPO run, 15 min
-of sampling).
-
-**Why full pretrains on 3% compositions.** At 20% the small base *solved* A (depth-2
-pass@1 0.998; run ``capability-origin-923f6d57c9d0``), so activation was untestable. A
-premise-only pilot before any RL (seed 0, 100 problems x 64): at 3%, A's pass@1 is 0.57,
-pass@64 0.86 (latent, like quick's 0.44, 0.83); B's pass@64 stays 0.02. Rule unchanged.
+problems per cell (about 100 s of CPU). Full: 3 seeds, small base, 3000 pretraining steps
+on 3% compositions, 300 GRPO steps (50 for C), n = 256 on 200 problems per cell (about
+1.5 core-hours: per seed 5-7 min pretraining, 1-4 min per GRPO run, 15 min sampling).
+At 20% the small base *solved* A (depth-2 pass@1 0.998, ``capability-origin-923f6d57c9d0``):
+activation was untestable. A premise-only pilot at 3% (seed 0, 100 problems x 64): A's
+pass@1 0.57, pass@64 0.86 (latent, like quick's 0.44, 0.83); B's pass@64 0.02.
 """
 
 from __future__ import annotations
