@@ -8,7 +8,7 @@ Run (on a machine with a CUDA GPU):
 One trained model is loaded twice, on the CPU (``--threads`` torch threads) and on
 ``cuda``, and samples the same prompts (the first ``--problems`` of the task's test split)
 with the same ``SamplingConfig`` (n, temperature 1, seed 0, automatic batch). Randomness is
-counter-based (``sampling_tokens``), so the two devices draw the same uniforms; they can
+counter-based (``sampler.tokens``), so the two devices draw the same uniforms; they can
 differ only where float rounding moves a token across an inverse-CDF boundary. Reported:
 
 - agreement: the share of completions whose token ids are identical on both devices, and
@@ -36,7 +36,7 @@ import torch
 
 from regimescope.instruments.passk import pass_at_k_table
 from regimescope.organisms import load_model
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.tasks import examples, get_task
 
 

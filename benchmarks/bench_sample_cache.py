@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from regimescope import sample_cache
 from regimescope.organisms import build_organism, preset
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler import cache as sample_cache
+from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.tasks import get_task
 
 

@@ -22,7 +22,7 @@ from regimescope.instruments.passk_run import (
 from regimescope.instruments.perplexity import class_perplexity, perplexities, same_tokenizer
 from regimescope.organisms import build_organism, build_tokenizer, preset, save_model
 from regimescope.organisms.presets import llama_config
-from regimescope.sampling import Completion, SamplingConfig
+from regimescope.sampler.decode import Completion, SamplingConfig
 from regimescope.tasks import get_task
 from regimescope.tasks.base import TOKEN_CLASSES, Example, Score
 from regimescope.tasks.encode import encode_prompt

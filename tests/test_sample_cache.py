@@ -9,10 +9,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from regimescope import sample_cache, sampling
 from regimescope.organisms import build_organism, preset
 from regimescope.regimes.rl import rl
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler import cache as sample_cache
+from regimescope.sampler import decode as sampling
+from regimescope.sampler.decode import SamplingConfig, sample
 from tests.regime_toys import register, warm_start
 from tests.test_rl import toy_config
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from regimescope import prefix_attention
 from regimescope.errors import BadInput
 from regimescope.organisms import build_organism, build_tokenizer, preset
-from regimescope.sampling import (
+from regimescope.sampler import prefix_attention
+from regimescope.sampler.decode import (
     Completion,
     HFSampler,
     Sampler,
@@ -156,7 +156,7 @@ def test_bad_configs_are_bad_input(nano, config, message):
 def test_auto_rows_fits_the_kv_budget():
     from types import SimpleNamespace
 
-    from regimescope.sampling import KV_BUDGET_BYTES, MAX_ROWS, auto_rows
+    from regimescope.sampler.decode import KV_BUDGET_BYTES, MAX_ROWS, auto_rows
 
     organism = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=3, hidden_size=64))
     assert auto_rows(organism, 200) == MAX_ROWS
@@ -169,7 +169,7 @@ def test_auto_rows_fits_the_kv_budget():
 def test_auto_rows_on_a_gpu_uses_its_free_memory(monkeypatch):
     from types import SimpleNamespace
 
-    from regimescope.sampling import GPU_KV_SHARE, GPU_MAX_ROWS, MAX_ROWS, auto_rows
+    from regimescope.sampler.decode import GPU_KV_SHARE, GPU_MAX_ROWS, MAX_ROWS, auto_rows
 
     free = 64 * 2**30  # a GPU with 64 GiB free, faked so the rule runs on any machine
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free, 2 * free))

@@ -14,9 +14,10 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from regimescope import prefix_attention, sampling
 from regimescope.organisms import build_organism, preset
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler import decode as sampling
+from regimescope.sampler import prefix_attention
+from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.tasks.encode import encode_prompt
 
 PROMPTS = ["a", "12+34=", "hello world, longer prompt"]

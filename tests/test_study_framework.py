@@ -46,7 +46,8 @@ def test_combine():
     )
     assert combine({"a": s, "b": s}).verdict == "supports"
     assert combine({"a": s, "b": i}).verdict == "inconclusive"
-    assert combine({"a": s, "b": i, "c": c}).verdict == "contradicts"
+    assert combine({"a": c}).verdict == "contradicts"  # one part: no correction needed
+    assert combine({"a": s, "b": i, "c": c}).verdict == "inconclusive"  # 95% only, of 3 parts
 
 
 def test_bootstrap_matches_known_spread():
@@ -231,3 +232,49 @@ def test_study_folder_is_keyed_by_the_analysis_code(store):
 
     run = study_folder(TOY, "quick")
     assert run.meta["key"] == {"code": code_fingerprint(TOY)} and len(code_fingerprint(TOY)) == 12
+
+
+def test_only_the_full_config_is_labelled_a_full_design(store):
+    scales = {"quick": lambda: ToyConfig(effect=0.3), "full": lambda: ToyConfig(effect=0.2)}
+    study = dataclasses.replace(TOY, scales=scales)
+    quick, _ = run_study(study, "quick")
+    assert not quick.full_design and "effect = 0.3 (full design: 0.2)" in quick.notes
+    full, _ = run_study(study, "full")
+    assert full.full_design and full.notes == ""
+    fewer, _ = run_study(study, "full", seeds=3)
+    assert not fewer.full_design and "seeds = (0, 1, 2) (full design: (0,))" in fewer.notes
+    changed, _ = run_study(study, "full", sets=["effect=0.25"])
+    assert not changed.full_design and changed.effects[0].estimate == 0.25
+    no_full, _ = run_study(TOY, "quick", sets=["effect=0.21"])  # not the folder above
+    assert not no_full.full_design and "no full design" in no_full.notes
+
+
+def test_set_names_a_bad_field_in_one_line(store):
+    with pytest.raises(BadInput, match="unknown config field 'lr'; choose from: seeds, effect"):
+        run_study(TOY, "quick", sets=["lr=1e-4"])
+    with pytest.raises(BadInput, match="cannot read 'abc' as float"):
+        run_study(TOY, "quick", sets=["effect=abc"])
+
+
+def test_a_stale_verdict_is_marked_and_never_ranked_above_a_current_one(store, tmp_path):
+    from regimescope.report.collect import collect_studies
+    from regimescope.studies.base import code_fingerprint
+
+    scales = {"quick": lambda: ToyConfig(effect=0.0), "full": lambda: ToyConfig(effect=0.2)}
+    study = dataclasses.replace(TOY, scales=scales)
+    run_study(study, "full")
+    run_study(study, "quick")
+    today = {"toy": code_fingerprint(study)}
+    [fresh] = collect_studies(store, current=today)
+    assert (fresh.study["scale"], fresh.stale) == ("full", False)
+    full_folder = next(
+        p for p in (store / "study").iterdir() if "full" in (p / "study.json").read_text()
+    )
+    study_json = full_folder / "study.json"
+    study_json.write_text(study_json.read_text().replace(today["toy"], "0ld0ld0ld0ld"))
+    [picked] = collect_studies(store, current=today)  # the full verdict's code changed since
+    assert (picked.study["scale"], picked.stale) == ("quick", False)
+    assert [(o["scale"], o["stale"]) for o in picked.others] == [("full", True)]
+    assert verdicts_by_scale(store, today)["toy"]["full"] == "supports (stale)"
+    [only_stale] = collect_studies(store, scale="full", current=today)
+    assert only_stale.stale

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from regimescope import sampling
+from regimescope.sampler import decode as sampling
 from regimescope.studies import VERDICTS, Effect, run_study
 from regimescope.studies.rl_catalyst import STUDY, decide, full, quick, smoke
 from regimescope.studies.rl_catalyst_parts import creation_rate, crossover, effects

@@ -1,7 +1,8 @@
 """Helpers for configs, which are frozen dataclasses with a comment on each field.
 
 A resolved config is turned into plain JSON (``to_dict``), hashed into a run id
-(``config_hash``) and overridden by field name from the CLI (``override``).
+(``config_hash``) and overridden by field name from the CLI (``override``; ``apply_sets``
+reads ``--set name=value`` strings, dotted for nested configs: ``--set rl.lr=1e-4``).
 """
 
 from __future__ import annotations
@@ -45,3 +46,46 @@ def override(config: Any, **changes: Any) -> Any:
     for head, sub in nested.items():
         direct[head] = override(getattr(config, head), **sub)
     return dataclasses.replace(config, **direct)
+
+
+def parse_value(current: Any, text: str, name: str) -> Any:
+    """``text`` converted to the type of the field's current value (BadInput if it cannot be)."""
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+        if isinstance(current, tuple):
+            kind = type(current[0]) if current else float
+            return tuple(kind(part) for part in text.split(",") if part)
+    except ValueError as error:
+        raise BadInput(f"--set {name}: cannot read {text!r} as {type(current).__name__}") from error
+    return text
+
+
+def field_value(config: Any, dotted: str) -> Any:
+    """The current value of a (dotted) field; BadInput names the valid fields."""
+    value = config
+    for part in dotted.split("."):
+        names = (
+            [f.name for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
+        )
+        if part not in names:
+            raise BadInput(f"unknown config field {dotted!r}; choose from: {', '.join(names)}")
+        value = getattr(value, part)
+    return value
+
+
+def apply_sets(config: Any, sets: list[str] | None) -> Any:
+    """``config`` with each ``name=value`` of ``--set`` applied."""
+    for item in sets or []:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise BadInput(f"--set takes name=value, got {item!r}")
+        value = parse_value(field_value(config, name), text, name)
+        config = override(config, **{name: value})
+    return config

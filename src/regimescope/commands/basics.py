@@ -106,7 +106,7 @@ def sample(
 ) -> None:
     """Sample completions for a task's prompts and show each with its reward."""
     from regimescope.organisms import load_model
-    from regimescope.sampling import sample as draw
+    from regimescope.sampler.decode import sample as draw
     from regimescope.tasks import get_task
     from regimescope.tasks.base import examples
 
@@ -140,7 +140,7 @@ def check_sampling(problems, n, temperature, top_p, max_tokens, task=None, split
 
 
 def sampling_config(n, temperature, top_p, max_tokens, seed):
-    from regimescope.sampling import SamplingConfig
+    from regimescope.sampler.decode import SamplingConfig
 
     return SamplingConfig(
         n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, seed=seed

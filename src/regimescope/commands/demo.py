@@ -17,6 +17,7 @@ from rich.table import Table
 
 from regimescope.commands.basics import OUT, Store
 from regimescope.commands.progress import STDERR, log_line
+from regimescope.commands.study import current_codes
 
 COLUMNS = (
     TextColumn("[bold]{task.description}"),
@@ -58,7 +59,7 @@ def demo(
     else:
         walls = run_all_parallel(STUDIES, scale, store_root(store), jobs)
     html_path, json_path = write_report(
-        store_root(store), out, scale, time.perf_counter() - started
+        store_root(store), out, scale, time.perf_counter() - started, current_codes(STUDIES)
     )
     show_breakdown(walls, time.perf_counter() - started)
     OUT.print(f"report: {html_path}\nverdicts: {json_path}")

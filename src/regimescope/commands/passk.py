@@ -67,7 +67,7 @@ def passk(
         unique_names,
     )
     from regimescope.organisms import load_model
-    from regimescope.sampling import SamplingConfig
+    from regimescope.sampler.decode import SamplingConfig
     from regimescope.store import write_json_atomic
     from regimescope.tasks import get_task
 
@@ -139,8 +139,14 @@ def _print(result) -> None:
     rate = "n/a" if cover.creation_rate is None else f"{cover.creation_rate:.3f}"
     OUT.print(
         f"creation rate: {rate} of {cover.base_unsolved} base-unsolved problems "
-        f"(base solve rate there < {cover.unseen_bound:.3g}, rule of three, 95%)"
+        f"(base solve rate there < {cover.unseen_bound:.3g}, rule of three, 95%); noise "
+        "alone inflates it, so read it against its mirror:"
     )
+    for name in list(cover.loss_rate_by_model):
+        OUT.print(
+            f"  {name}: loss rate {cover.loss_rate_by_model[name]:.3f} of base-solved problems,"
+            f" net coverage {cover.net_coverage_by_model[name]:+.3f}"
+        )
 
 
 def _print_classes(models) -> None:

@@ -19,7 +19,9 @@ def report(
     scale: Annotated[str | None, typer.Option(help="Only studies run at this scale.")] = None,
 ) -> None:
     """Render report.html and verdicts.json from the finished studies in STORE."""
+    from regimescope.commands.study import current_codes
     from regimescope.report import collect_studies, write_report
+    from regimescope.studies import STUDIES
 
     if not store.is_dir():
         raise BadInput(
@@ -30,5 +32,5 @@ def report(
         raise BadInput(
             f"{str(store)!r} holds no finished studies {found}; run `regimescope study NAME` first"
         )
-    html_path, json_path = write_report(store, out, scale)
+    html_path, json_path = write_report(store, out, scale, current=current_codes(STUDIES))
     OUT.print(f"report: {html_path}\nverdicts: {json_path}")

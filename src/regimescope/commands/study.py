@@ -20,7 +20,7 @@ def studies(store: Store = None) -> None:
     if not STUDIES:
         OUT.print("no studies registered")
         return
-    found = verdicts_by_scale(store_root(store))
+    found = verdicts_by_scale(store_root(store), current_codes(STUDIES))
     table = Table("#", "study", "claim", "source", "scales", "in the store", title="studies")
     for study in STUDIES.values():
         held = found.get(study.name, {})
@@ -31,11 +31,22 @@ def studies(store: Store = None) -> None:
     OUT.print(table)
 
 
+def current_codes(studies) -> dict[str, str]:
+    """study name -> the fingerprint of its code today (a folder with another is stale)."""
+    from regimescope.studies.base import code_fingerprint
+
+    return {name: code_fingerprint(study) for name, study in studies.items()}
+
+
 def study(
     name: Annotated[str, typer.Argument(help="Study to run (see `regimescope studies`).")],
     scale: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes) or full.")] = "quick",
     seeds: Annotated[
         int | None, typer.Option(help="Training seeds (default: the scale's).")
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config field: name=value (rl.lr=1e-4)."),
     ] = None,
     store: Store = None,
 ) -> None:
@@ -53,12 +64,17 @@ def study(
                 seeds,
                 store,
                 progress=lambda line: status.update(f"{name}: {line}"),
+                sets=sets,
             )
     else:
-        verdict, run = run_study(STUDIES[name], scale, seeds, store, progress=log_line(name))
+        verdict, run = run_study(
+            STUDIES[name], scale, seeds, store, progress=log_line(name), sets=sets
+        )
     OUT.print(f"[bold]{name}[/bold]: {verdict.verdict} — {verdict.reason}")
     for effect in verdict.effects:
         OUT.print(f"  {effect.name}: {fmt(effect)} {effect.unit}")
+    for premise, held in verdict.premises.items():
+        OUT.print(f"  premise {premise}: {'holds' if held.holds else 'FAILS'} ({held.reason})")
     for part, decision in verdict.parts.items():
         OUT.print(f"  {part}: {decision.verdict} ({decision.reason})")
     OUT.print(f"folder: {run.path}")

@@ -6,17 +6,16 @@ The common knobs are options; every other config field is reachable by name with
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from regimescope.commands.basics import Store, resolve_model
 from regimescope.commands.progress import progress_bar
-from regimescope.config import override
+from regimescope.config import apply_sets
 from regimescope.errors import BadInput
 
 OUT = Console()
@@ -27,49 +26,6 @@ Order = Annotated[str, typer.Option(help="Curriculum of several tasks: sequence 
 Sets = Annotated[
     list[str] | None, typer.Option("--set", help="Override any config field: name=value.")
 ]
-
-
-def parse_value(current: Any, text: str, name: str) -> Any:
-    """``text`` converted to the type of the field's current value (BadInput if it cannot be)."""
-    try:
-        if isinstance(current, bool):
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        if isinstance(current, int):
-            return int(text)
-        if isinstance(current, float):
-            return float(text)
-        if isinstance(current, tuple):
-            kind = type(current[0]) if current else float
-            return tuple(kind(part) for part in text.split(",") if part)
-    except ValueError as error:
-        raise BadInput(f"--set {name}: cannot read {text!r} as {type(current).__name__}") from error
-    return text
-
-
-def field_value(config: Any, dotted: str) -> Any:
-    """The current value of a (dotted) field; BadInput names the valid fields."""
-    value = config
-    for part in dotted.split("."):
-        names = (
-            [f.name for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
-        )
-        if part not in names:
-            raise BadInput(f"unknown config field {dotted!r}; choose from: {', '.join(names)}")
-        value = getattr(value, part)
-    return value
-
-
-def apply_sets(config: Any, sets: list[str] | None) -> Any:
-    """``config`` with each ``name=value`` of ``--set`` applied."""
-    for item in sets or []:
-        name, sep, text = item.partition("=")
-        if not sep:
-            raise BadInput(f"--set takes name=value, got {item!r}")
-        value = parse_value(field_value(config, name), text, name)
-        config = override(config, **{name: value})
-    return config
 
 
 def check_out(out: Path | None) -> None:

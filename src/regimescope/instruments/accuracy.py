@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from regimescope.errors import BadInput
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.tasks.base import Task, examples
 
 

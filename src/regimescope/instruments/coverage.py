@@ -9,6 +9,14 @@ never did). A base with 0 correct of n samples may still solve a problem with
 probability p; by the rule of three, p < 3/n at 95% confidence, the bound reported
 with every creation rate. The crossover k* is the smallest k at which the base's pass@k
 reaches the tuned model's.
+
+A creation rate is biased upward by sampling noise alone: a problem the base solves with
+probability 0.01 shows 0 correct in n = 64 base samples about half the time, and a second
+draw of the very same base then "creates" it as often. So creation is decided against a
+null drawn the same way (``creation_excess``: creation of the tuned model minus creation
+of a second base draw with another sampling seed, both over the first draw's unsolved
+problems) and shown with its mirror, the ``loss_rate`` (base-solved problems the tuned
+model no longer solves), and the ``net_coverage`` (pass@n tuned − pass@n base).
 """
 
 from __future__ import annotations
@@ -30,6 +38,10 @@ class Coverage:
     creation_rate: float | None  # share of base-unsolved problems some later model solves
     creation_rate_by_model: dict[str, float | None]  # the same share, per later model
     unseen_bound: float  # rule of three: base solve rate < 3 / n_base (95%) where c = 0
+    loss_rate_by_model: dict[str, float]  # per later model: base-solved problems it lost
+    net_coverage_by_model: dict[str, float]  # per later model: pass@n(model) - pass@n(base)
+    creation_excess_by_model: dict[str, float] | None = None  # creation minus the null's
+    null_creation_rate: float | None = None  # creation rate of a second base draw (the null)
 
 
 def solved(correct: Sequence[int]) -> list[int]:
@@ -37,10 +49,16 @@ def solved(correct: Sequence[int]) -> list[int]:
     return [i for i, c in enumerate(correct) if c > 0]
 
 
-def coverage(correct: Mapping[str, Sequence[int]], n_base: int) -> Coverage:
+def coverage(
+    correct: Mapping[str, Sequence[int]],
+    n_base: int,
+    base_again: Sequence[int] | None = None,
+) -> Coverage:
     """Coverage sets of models given c per problem each; the first model is the base.
 
-    ``correct`` maps model name -> list of c (same problems, same order).
+    ``correct`` maps model name -> list of c (same problems, same order); ``base_again``,
+    if given, is c per problem of a second base draw (another sampling seed), the null
+    every creation rate is compared with.
     creation rate = |{p : c_base(p) = 0 and some later model has c(p) > 0}|
                     / |{p : c_base(p) = 0}|   (None if the base solves every problem).
     """
@@ -66,6 +84,14 @@ def coverage(correct: Mapping[str, Sequence[int]], n_base: int) -> Coverage:
         creation_rate=rate(created_any) if len(names) > 1 else None,
         creation_rate_by_model={name: rate(set(found)) for name, found in creation.items()},
         unseen_bound=3.0 / n_base,
+        loss_rate_by_model={n: loss_rate(correct[base], correct[n]) for n in names[1:]},
+        net_coverage_by_model={n: net_coverage(correct[base], correct[n]) for n in names[1:]},
+        creation_excess_by_model=None
+        if base_again is None
+        else {n: creation_excess(correct[base], base_again, correct[n]) for n in names[1:]},
+        null_creation_rate=None
+        if base_again is None or not unsolved
+        else creation_rate(correct[base], base_again),
     )
 
 
@@ -79,6 +105,45 @@ def crossover_k(base: Sequence[int], other: Sequence[int], n: int) -> int | None
     gap = pass_at_k_all(base, n) - pass_at_k_all(other, n)  # [n], entry k-1
     reached = np.nonzero(gap >= -1e-12)[0]
     return int(reached[0]) + 1 if reached.size else None
+
+
+def creation_rate(base: Sequence[int], tuned: Sequence[int]) -> float:
+    """|{p : c_base(p) = 0, c_tuned(p) > 0}| / |{p : c_base(p) = 0}|, a fraction of the
+    base-unsolved problems (0 when the base solves every problem). Arrays of any shape
+    (seeds x problems, say) pool their cells."""
+    unsolved = np.asarray(base) == 0
+    return float((unsolved & (np.asarray(tuned) > 0)).sum() / max(int(unsolved.sum()), 1))
+
+
+def loss_rate(base: Sequence[int], tuned: Sequence[int]) -> float:
+    """|{p : c_base(p) > 0, c_tuned(p) = 0}| / |{p : c_base(p) > 0}|: the mirror of the
+    creation rate, base-solved problems the tuned model no longer solves (0 if none)."""
+    held = np.asarray(base) > 0
+    return float((held & (np.asarray(tuned) == 0)).sum() / max(int(held.sum()), 1))
+
+
+def net_coverage(base: Sequence[int], tuned: Sequence[int]) -> float:
+    """pass@n(tuned) − pass@n(base): share of problems solved, tuned minus base, in
+    [-1, 1]; creation and loss together."""
+    return float(np.mean(np.asarray(tuned) > 0) - np.mean(np.asarray(base) > 0))
+
+
+def creation_excess(
+    base: Sequence[int], base_again: Sequence[int], tuned: Sequence[int]
+) -> float:
+    """creation_rate(base, tuned) − creation_rate(base, base_again): the creation that
+    sampling noise cannot explain. ``base_again`` is a second draw of n samples from the
+    base with another sampling seed; under the null (the tuned model samples like the
+    base) this has expectation 0, while ``creation_rate`` alone does not."""
+    return creation_rate(base, tuned) - creation_rate(base, base_again)
+
+
+def only_excess(base: Sequence[int], base_again: Sequence[int], tuned: Sequence[int]) -> float:
+    """Share of problems the tuned model solves and the base never does, minus the same
+    share for a second base draw: the "tuned-only" share net of sampling noise."""
+    unsolved = np.asarray(base) == 0
+    tuned_only = np.mean(unsolved & (np.asarray(tuned) > 0))
+    return float(tuned_only - np.mean(unsolved & (np.asarray(base_again) > 0)))
 
 
 @dataclass(frozen=True)

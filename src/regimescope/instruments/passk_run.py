@@ -21,7 +21,7 @@ from regimescope.errors import BadInput
 from regimescope.instruments import coverage as cov
 from regimescope.instruments import passk as pk
 from regimescope.instruments import perplexity as ppl
-from regimescope.sampling import Completion, SamplingConfig, sample
+from regimescope.sampler.decode import Completion, SamplingConfig, sample
 from regimescope.store import write_bytes_atomic
 from regimescope.tasks.base import TOKEN_CLASSES, Example, Task, examples
 from regimescope.tasks.token_classes import token_class_ids

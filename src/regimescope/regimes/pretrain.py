@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from regimescope import sample_cache
+from regimescope.fingerprint import module_fingerprint
 from regimescope.organisms import OrganismConfig, build_organism, count_parameters, save_model
 from regimescope.organisms.presets import micro
 from regimescope.regimes.common import (
@@ -29,6 +29,7 @@ from regimescope.regimes.common import (
     set_lr,
     warmup_cosine,
 )
+from regimescope.sampler import cache as sample_cache
 from regimescope.store import RunDir, atomic_dir, open_run
 from regimescope.tasks import get_task
 from regimescope.tasks.encode import encode_example
@@ -100,7 +101,8 @@ def pretrain(
     validate(cfg)
     task = get_task(cfg.task)
     name = f"{cfg.task}-w{cfg.organism.width}d{cfg.organism.depth}"
-    run = open_run("pretrain", name, cfg, root, key={"task_version": task.version})
+    key = {"task_version": task.version, "code": module_fingerprint(__name__)}  # see fingerprint
+    run = open_run("pretrain", name, cfg, root, key=key)
     with run.exclusive(), sample_cache.paused():  # another process training it: wait, reuse
         if not run.is_complete():
             train(run, cfg, task, on_step)

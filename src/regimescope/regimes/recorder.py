@@ -264,7 +264,10 @@ def probe_stats(
     """
     if config.probe_problems <= 0:
         return {}
-    from regimescope.sampling import SamplingConfig, sample  # lazy: the callback may not need it
+    from regimescope.sampler.decode import (  # lazy: the callback may not need it
+        SamplingConfig,
+        sample,
+    )
 
     greedy = SamplingConfig(
         n=1, temperature=0.0, max_new_tokens=config.probe_max_new_tokens, seed=seed

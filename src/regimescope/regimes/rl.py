@@ -56,8 +56,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from regimescope import sample_cache
 from regimescope.errors import BadInput, choose
+from regimescope.fingerprint import module_fingerprint
 from regimescope.regimes.common import build_optimizer, save_checkpoint, set_lr, warmup_cosine
 from regimescope.regimes.curriculum import (
     CurriculumConfig,
@@ -95,7 +95,8 @@ from regimescope.regimes.recorder import (
     should_log,
 )
 from regimescope.regimes.rollout import Rollouts, collect, rollout_batch, shifted, step_seed
-from regimescope.sampling import SamplingConfig
+from regimescope.sampler import cache as sample_cache
+from regimescope.sampler.decode import SamplingConfig
 from regimescope.store import RunDir, open_run
 from regimescope.tasks.base import TOKEN_CLASSES
 
@@ -295,7 +296,8 @@ def rl(cfg: RLConfig, root=None, on_step: Callable[[int, dict], None] | None = N
     """
     cfg = resolve(cfg)
     task = build_curriculum(cfg.curriculum, cfg.steps, cfg.prompts_per_step)
-    key = {"task_version": task.version}  # a regenerated task makes a new run
+    # a regenerated task, or edited training code (an objective, the loop), makes a new run
+    key = {"task_version": task.version, "code": module_fingerprint(__name__)}
     existing = completed_run("rl", run_name(cfg), cfg, root, key)
     if existing is not None:
         return existing

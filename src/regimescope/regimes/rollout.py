@@ -1,7 +1,7 @@
 """Rollouts: sample n completions per prompt, score them, and turn them into token batches.
 
 Shared by RL (on-policy rollouts) and self-SFT (rejection sampling). Sampling goes
-through the shared sampler (``regimescope.sampling``), seeded per step, so rollouts are a
+through the shared sampler (``regimescope.sampler``), seeded per step, so rollouts are a
 pure function of (model weights, config, step). Sampled tokens get their classes (plan,
 exec, format, answer) from ``tasks.token_classes``.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from regimescope.regimes.common import IGNORE, Batch, collate
-from regimescope.sampling import Completion, SamplingConfig, sample
+from regimescope.sampler.decode import Completion, SamplingConfig, sample
 from regimescope.tasks.base import TOKEN_CLASSES, Example, Task
 from regimescope.tasks.encode import Encoded, encode_prompt
 from regimescope.tasks.token_classes import token_class_ids

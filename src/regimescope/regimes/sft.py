@@ -37,8 +37,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from regimescope import sample_cache
 from regimescope.errors import BadInput, choose
+from regimescope.fingerprint import module_fingerprint
 from regimescope.regimes.common import (
     build_optimizer,
     collate,
@@ -73,7 +73,8 @@ from regimescope.regimes.recorder import (
     should_log,
 )
 from regimescope.regimes.rollout import collect, encode_sample, step_seed
-from regimescope.sampling import Completion, SamplingConfig
+from regimescope.sampler import cache as sample_cache
+from regimescope.sampler.decode import Completion, SamplingConfig
 from regimescope.store import RunDir, open_run, write_json_atomic
 from regimescope.tasks import MODES, RulesTask, Sequence, render_prompt
 from regimescope.tasks.base import Example
@@ -287,7 +288,8 @@ def sft(cfg: SFTConfig, root=None, on_step: Callable[[int, dict], None] | None =
     """Train (or reuse, or resume) the SFT run of ``cfg``; returns its complete run folder."""
     cfg = resolve(cfg)
     task = build_curriculum(cfg.curriculum, cfg.steps, cfg.batch_size)
-    key = {"task_version": task.version}  # a regenerated task makes a new run
+    # a regenerated task, or edited training code (an objective, the loop), makes a new run
+    key = {"task_version": task.version, "code": module_fingerprint(__name__)}
     existing = completed_run("sft", run_name(cfg), cfg, root, key)
     if existing is not None:
         return existing

@@ -3,6 +3,11 @@
 The report imports no training or study code: everything it shows comes from the files a
 study wrote (``study.json``, ``verdict.json``, ``tables/``, ``figures/``, ``meta.json``,
 ``complete.json``), so a report can be re-rendered anywhere the store is.
+
+A folder is **stale** when the fingerprint of the code that made it (``study.json``'s
+``code``) is not today's: the caller passes today's fingerprints (``current``, computed in
+``commands/``), since computing them means reading study code. A stale verdict is never
+chosen over a current one, and is marked wherever it is shown.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class StudyRecord:
     figures: list[tuple[Path, str]] = field(default_factory=list)  # (png, caption)
     tables: list[Path] = field(default_factory=list)  # csv files
     others: list[dict[str, Any]] = field(default_factory=list)  # verdicts at other scales
+    stale: bool = False  # made by code whose fingerprint is not today's
 
     @property
     def sort_key(self) -> tuple:
@@ -55,16 +61,25 @@ def read_study(folder: Path) -> StudyRecord:
 SCALE_RANK = {"smoke": 0, "quick": 1, "full": 2}  # a larger design speaks for the study
 
 
-def collect_studies(store: str | Path, scale: str | None = None) -> list[StudyRecord]:
+def collect_studies(
+    store: str | Path, scale: str | None = None, current: dict[str, str] | None = None
+) -> list[StudyRecord]:
     """Every complete study under ``<store>/study/``, one per study name, in claim order:
     the newest at the largest scale present (full over quick over smoke), or at ``scale``
     when given. Each record lists the newest verdict at every other scale in ``others``,
     so a verdict that changes with scale is shown, not hidden.
+
+    With ``current`` (study name -> today's code fingerprint), stale folders are marked,
+    and at each scale a current folder is preferred to a newer stale one; the largest
+    scale is chosen among current folders, and a stale one is chosen only where no
+    current one exists (it is then marked stale).
     """
     chosen = []
-    for group in _by_name(store).values():
+    for group in _by_name(store, current).values():
         newest = newest_per_scale(group)
-        picked = newest.get(scale) if scale is not None else newest[max(newest, key=_rank)]
+        fresh = {k: r for k, r in newest.items() if not r.stale}
+        pool = fresh or newest
+        picked = newest.get(scale) if scale is not None else pool[max(pool, key=_rank)]
         if picked is not None:
             others = [_brief(r) for r in newest.values() if r is not picked]
             chosen.append(replace(picked, others=sorted(others, key=lambda o: _rank(o["scale"]))))
@@ -72,32 +87,41 @@ def collect_studies(store: str | Path, scale: str | None = None) -> list[StudyRe
 
 
 def newest_per_scale(group: list[StudyRecord]) -> dict[str, StudyRecord]:
-    """scale -> the record of that scale that finished last."""
+    """scale -> the record of that scale that finished last, a current one before any
+    stale one."""
     newest: dict[str, StudyRecord] = {}
-    for record in group:
-        scale = record.study.get("scale", "")
-        if scale not in newest or record.meta.get("finished", "") > newest[scale].meta.get(
-            "finished", ""
-        ):
-            newest[scale] = record
+    for record in sorted(group, key=lambda r: (not r.stale, r.meta.get("finished", ""))):
+        newest[record.study.get("scale", "")] = record
     return newest
 
 
-def verdicts_by_scale(store: str | Path) -> dict[str, dict[str, str]]:
+def verdicts_by_scale(
+    store: str | Path, current: dict[str, str] | None = None
+) -> dict[str, dict[str, str]]:
     """study name -> {scale: verdict} of the newest complete folder at each scale
-    ({} for a store that holds none)."""
+    ({} for a store that holds none); a stale verdict reads ``"supports (stale)"``."""
     return {
-        name: {scale: r.verdict["verdict"] for scale, r in newest_per_scale(group).items()}
-        for name, group in _by_name(store).items()
+        name: {scale: _label(r) for scale, r in newest_per_scale(group).items()}
+        for name, group in _by_name(store, current).items()
     }
 
 
-def _by_name(store: str | Path) -> dict[str, list[StudyRecord]]:
-    """Every complete study folder under ``<store>/study/``, grouped by study name."""
+def _label(record: StudyRecord) -> str:
+    return record.verdict["verdict"] + (" (stale)" if record.stale else "")
+
+
+def _by_name(
+    store: str | Path, current: dict[str, str] | None = None
+) -> dict[str, list[StudyRecord]]:
+    """Every complete study folder under ``<store>/study/``, grouped by study name, marked
+    stale where ``current`` gives another fingerprint for its study."""
     groups: dict[str, list[StudyRecord]] = {}
     for path in sorted((Path(store) / "study").glob("*/complete.json")):
         record = read_study(path.parent)
-        groups.setdefault(record.study["name"], []).append(record)
+        name = record.study["name"]
+        if current is not None and name in current:
+            record = replace(record, stale=record.study.get("code") != current[name])
+        groups.setdefault(name, []).append(record)
     return groups
 
 
@@ -113,6 +137,7 @@ def _brief(record: StudyRecord) -> dict[str, Any]:
         "verdict": record.verdict["verdict"],
         "effect": _effect(effects[0]) if effects else None,
         "folder": str(record.folder),
+        "stale": record.stale,
     }
 
 
@@ -137,6 +162,9 @@ def verdict_summary(records: list[StudyRecord]) -> list[dict[str, Any]]:
                 "seeds": r.verdict["seeds"],
                 "scale": r.study["scale"],
                 "full_design": r.verdict["full_design"],
+                "stale": r.stale,
+                "code": r.study.get("code"),
+                "premises": r.verdict.get("premises", {}),
                 "folder": str(r.folder),
                 "wall_s": r.summary.get("wall_s"),
                 "other_scales": r.others,

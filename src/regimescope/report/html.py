@@ -57,7 +57,8 @@ def verdict_table(records: list[StudyRecord], base: Path) -> str:
             f"<td>{escape(s['source'])}</td><td class='{escape(v['verdict'])}'>"
             f"<a href='#{escape(s['name'])}'>{escape(v['verdict'])}</a></td>"
             f"<td><a href='{link(r.folder, base)}'>{effect_text(effect)}</a></td>"
-            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}</td>"
+            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}{' (stale)' if r.stale else ''}"
+            f"{'' if v['full_design'] else ', reduced'}</td>"
             f"<td>{other_verdicts(r, base)}</td></tr>"
         )
     head = (
@@ -73,6 +74,7 @@ def other_verdicts(r: StudyRecord, base: Path) -> str:
         "; ".join(
             f"{escape(o['scale'])}: <a class='{escape(o['verdict'])}' "
             f"href='{link(Path(o['folder']), base)}'>{escape(o['verdict'])}</a>"
+            f"{' (stale)' if o.get('stale') else ''}"
             for o in r.others
         )
         or "—"
@@ -125,6 +127,16 @@ def study_section(r: StudyRecord, base: Path) -> str:
         else ""
     )
     design = "" if v["full_design"] else "<p><b>Reduced design.</b> See the notes.</p>"
+    if r.stale:
+        design += (
+            "<p class='stale'><b>Stale.</b> The code that measures and decides this study has "
+            "changed since this verdict was made; rerun the study to refresh it.</p>"
+        )
+    premises = "".join(
+        f"<li>premise {escape(k)}: {'holds' if p['holds'] else '<b>fails</b>'} — "
+        f"{escape(p['reason'])}</li>"
+        for k, p in v.get("premises", {}).items()
+    )
     notes = f"<p><b>Notes.</b> {escape(v['notes'])}</p>" if v["notes"] else ""
     wall = r.summary.get("wall_s")
     return (
@@ -135,7 +147,7 @@ def study_section(r: StudyRecord, base: Path) -> str:
         f"{correction}<p><b>Setup.</b> {escape(s['setup'])}</p>{figures}"
         f"<p><b>Decision rule</b> (written before the data). {escape(v['rule'])}</p>"
         f"<p><b>Verdict:</b> <span class='{escape(v['verdict'])}'>{escape(v['verdict'])}</span> — "
-        f"{escape(v['reason'])}</p>{scale_dependence(r)}<ul>{effects}{parts}</ul>{design}{notes}"
+        f"{escape(v['reason'])}</p>{scale_dependence(r)}<ul>{premises}{effects}{parts}</ul>{design}{notes}"
         f"<p class='meta'>tables: {tables or '—'}</p></section>"
     )
 

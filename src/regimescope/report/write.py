@@ -10,12 +10,17 @@ from regimescope.store import write_json_atomic, write_text_atomic
 
 
 def write_report(
-    store: str | Path, out_dir: str | Path, scale: str | None = None, wall_s: float | None = None
+    store: str | Path,
+    out_dir: str | Path,
+    scale: str | None = None,
+    wall_s: float | None = None,
+    current: dict[str, str] | None = None,
 ) -> tuple[Path, Path]:
-    """Render ``report.html`` and ``verdicts.json`` into ``out_dir``; returns both paths."""
+    """Render ``report.html`` and ``verdicts.json`` into ``out_dir``; returns both paths.
+    ``current``: study name -> today's code fingerprint, to mark stale folders."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = collect_studies(store, scale)
+    records = collect_studies(store, scale, current)
     html_path = write_text_atomic(out / "report.html", render(records, out, wall_s))
     json_path = write_json_atomic(out / "verdicts.json", verdict_summary(records))
     return html_path, json_path

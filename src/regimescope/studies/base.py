@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regimescope import sample_cache
-from regimescope.config import override
+from regimescope.config import apply_sets, override
 from regimescope.errors import BadInput, choose
+from regimescope.fingerprint import study_fingerprint
+from regimescope.sampler import cache as sample_cache
 from regimescope.store import (
     RunDir,
     open_run,
@@ -33,7 +34,6 @@ from regimescope.store import (
     write_json_atomic,
     write_text_atomic,
 )
-from regimescope.studies.fingerprint import study_fingerprint
 from regimescope.studies.verdict import Verdict
 
 SCALES = ("smoke", "quick", "full")
@@ -95,34 +95,68 @@ def per_model_lines(
     return relay
 
 
-def study_config(study: Study, scale: str, seeds: int | None = None):
-    """The study's config at ``scale``, with ``seeds`` training seeds if given."""
+def study_config(
+    study: Study, scale: str, seeds: int | None = None, sets: list[str] | None = None
+):
+    """The study's config at ``scale``, with ``seeds`` training seeds if given and each
+    ``name=value`` of ``sets`` applied (dotted for nested configs: ``rl.lr=1e-4``)."""
     choose("scale", scale, study.scales)
     config = study.scales[scale]()
     if seeds is not None:
         if seeds < 1:
             raise BadInput(f"seeds must be a positive integer, got {seeds}")
         config = override(config, seeds=tuple(range(seeds)))
-    return config
+    return apply_sets(config, sets)
+
+
+def design_departures(config: Any, design: Any, prefix: str = "") -> list[str]:
+    """Every field where ``config`` differs from the study's full ``design`` (nested
+    configs by dotted name): ``"n = 64 (full design: 256)"``. Empty only for the full
+    design itself, so a quick run, a ``--seeds`` or a ``--set`` is never labelled full."""
+    found = []
+    for f in dataclasses.fields(design):
+        ours, full = getattr(config, f.name), getattr(design, f.name)
+        if dataclasses.is_dataclass(full) and type(ours) is type(full):
+            found += design_departures(ours, full, f"{prefix}{f.name}.")
+        elif ours != full:
+            found.append(f"{prefix}{f.name} = {ours!r} (full design: {full!r})")
+    return found
+
+
+def label_design(verdict: Verdict, study: Study, config: Any) -> Verdict:
+    """``verdict`` with ``full_design`` computed against ``study.scales["full"]()`` and the
+    departures added to its notes (the study cannot label its own run)."""
+    if "full" not in study.scales:
+        gaps = ["the study has no full design"]
+    else:
+        gaps = design_departures(config, study.scales["full"]())
+    notes = verdict.notes
+    if gaps:
+        notes = "; ".join(filter(None, [notes, "departs from the full design: " + ", ".join(gaps)]))
+    return dataclasses.replace(verdict, full_design=not gaps, notes=notes)
 
 
 def code_fingerprint(study: Study) -> str:
     """sha256 (12 hex digits) over the code ``study`` measures and decides with: the import
-    closure of its module through ``studies/``, ``instruments/`` and the sampler (see
-    ``studies/fingerprint.py``).
+    closure of its module through the studies, instruments, sampler, tasks, regimes and
+    organisms (see ``regimescope/fingerprint.py``).
 
     It keys the study's folder, so a finished verdict is reused only while that code is
-    unchanged; training runs are keyed by their own configs and stay reusable.
+    unchanged; training runs are keyed by their configs and their training code.
     """
     return study_fingerprint(study.run.__module__)
 
 
 def study_folder(
-    study: Study, scale: str = "quick", seeds: int | None = None, store=None
+    study: Study,
+    scale: str = "quick",
+    seeds: int | None = None,
+    store=None,
+    sets: list[str] | None = None,
 ) -> RunDir:
     """The store folder of ``study`` at ``scale`` (created empty if new), keyed by the
-    study's config and the fingerprint of the analysis code."""
-    config = study_config(study, scale, seeds)
+    study's config and the fingerprint of the code that measures and decides."""
+    config = study_config(study, scale, seeds, sets)
     return open_run("study", study.name, config, store, key={"code": code_fingerprint(study)})
 
 
@@ -132,17 +166,18 @@ def run_study(
     seeds: int | None = None,
     store=None,
     progress: Callable[[str], None] | None = None,
+    sets: list[str] | None = None,
 ) -> tuple[Verdict, RunDir]:
     """Run ``study`` at ``scale`` (or reuse its finished folder); returns (verdict, folder)."""
-    config = study_config(study, scale, seeds)
-    run = study_folder(study, scale, seeds, store)
+    config = study_config(study, scale, seeds, sets)
+    run = study_folder(study, scale, seeds, store, sets)
     with run.exclusive():  # the same study running elsewhere: wait, then reuse its verdict
         if run.is_complete():
             return load_verdict(run), run
         started = time.perf_counter()
         ctx = StudyContext(run, scale, store, progress or (lambda _: None))
         with sample_cache.caching(store_root(store) / "samples"):  # a rerun redraws nothing
-            verdict = study.run(config, ctx)
+            verdict = label_design(study.run(config, ctx), study, config)
         write_json_atomic(run.path / "study.json", describe(study, scale))
         write_json_atomic(run.path / "verdict.json", dataclasses.asdict(verdict))
         run.mark_complete({"verdict": verdict.verdict, "wall_s": time.perf_counter() - started})
@@ -150,8 +185,11 @@ def run_study(
 
 
 def describe(study: Study, scale: str) -> dict[str, str]:
-    """What the report needs to know of a study, so it never imports study code."""
+    """What the report needs to know of a study, so it never imports study code (``code``
+    lets it mark a folder whose code is not today's as stale)."""
     return {
+        "module": study.run.__module__,
+        "code": code_fingerprint(study),
         "name": study.name,
         "number": study.number,
         "claim": study.claim,
@@ -164,9 +202,17 @@ def describe(study: Study, scale: str) -> dict[str, str]:
 
 def load_verdict(run: RunDir) -> Verdict:
     """The verdict stored in a study folder."""
-    from regimescope.studies.verdict import Decision, Effect
+    from regimescope.studies.verdict import Decision, Effect, Premise
 
     raw = json.loads((run.path / "verdict.json").read_text())
-    raw["effects"] = [Effect(**{**e, "ci95": tuple(e["ci95"])}) for e in raw["effects"]]
+    raw["effects"] = [
+        Effect(**{**e, "ci95": tuple(e["ci95"])} | ciw(e.get("ci_family"))) for e in raw["effects"]
+    ]
     raw["parts"] = {k: Decision(**v) for k, v in raw["parts"].items()}
+    raw["premises"] = {k: Premise(**v) for k, v in raw.get("premises", {}).items()}
     return Verdict(**raw)
+
+
+def ciw(interval) -> dict:
+    """``{"ci_family": tuple}`` for a stored family-wise interval, ``{}`` for none."""
+    return {} if interval is None else {"ci_family": tuple(interval)}

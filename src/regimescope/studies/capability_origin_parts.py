@@ -23,7 +23,7 @@ from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.pretrain import PretrainConfig, pretrain
 from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, rl
-from regimescope.sampling import SamplingConfig
+from regimescope.sampler.decode import SamplingConfig
 from regimescope.store import RunDir
 from regimescope.studies.bases import organism_for
 from regimescope.studies.stats import hierarchical_bootstrap

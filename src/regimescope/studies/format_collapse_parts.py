@@ -22,7 +22,7 @@ from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.pretrain import PretrainConfig, pretrain
 from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, rl
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.store import RunDir
 from regimescope.tasks import FORMATS, get_task
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from regimescope.organisms import load_model
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.studies.stats import hierarchical_bootstrap
 from regimescope.studies.verdict import Decision, Effect, fmt
 from regimescope.tasks import render_prompt

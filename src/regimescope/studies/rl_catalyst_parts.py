@@ -20,7 +20,7 @@ from regimescope.instruments.passk_run import PassKConfig, PassKResult, run_pass
 from regimescope.organisms import load_model
 from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.rl import RLConfig, rl
-from regimescope.sampling import SamplingConfig
+from regimescope.sampler.decode import SamplingConfig
 from regimescope.studies.base import per_model_lines
 from regimescope.studies.bases import latent_base, trained_base
 from regimescope.studies.stats import hierarchical_bootstrap

@@ -21,7 +21,7 @@ from regimescope.organisms import load_model
 from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, rl
-from regimescope.sampling import SamplingConfig
+from regimescope.sampler.decode import SamplingConfig
 from regimescope.store import RunDir
 from regimescope.studies.base import per_model_lines
 from regimescope.studies.bases import trained_base

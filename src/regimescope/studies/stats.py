@@ -1,16 +1,84 @@
-"""Bootstrap intervals over problems and seeds, shared by every study.
+"""Bootstrap intervals that resample the way the data were made, shared by every study.
 
-Samples of one problem are correlated, and so are problems within one trained seed, so
-intervals resample at both levels (hierarchical bootstrap): draw seeds with replacement,
-then problems with replacement within each drawn seed, and recompute the statistic.
-With one seed this reduces to the ordinary bootstrap over problems.
+In every study each trained seed (or run) is scored on the *same* problems (or tensors):
+the design is crossed, not nested. A problem that is hard is hard for every seed, so the
+problems are one sample shared by all seeds, and an interval must resample them once per
+resample, not once per seed. ``crossed_bootstrap`` draws, per resample, seeds with
+replacement and one set of problem columns with replacement, used by every drawn seed
+(the "pigeonhole" bootstrap of Owen 2007, "The pigeonhole bootstrap", Ann. Appl. Stat.).
+Anything measured once and shared by all seeds (one base sample subtracted from every
+seed) is indexed by the same columns, so its noise is counted once, as it was made.
+
+Drawing columns independently per seed row (the nested, hierarchical bootstrap this
+module used before December 2026) averages the problem noise away over seeds: with 3
+seeds x 100 problems and problem variance dominant, its nominal 95% intervals covered
+77% (``tests/test_stats.py`` simulates both).
+
+With one seed this is the ordinary bootstrap over problems.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+
+# A statistic of the picked cells: (seed indices (S,), problem indices (P,)) -> number.
+IndexStatistic = Callable[[np.ndarray, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class Resampled:
+    estimate: float  # the statistic on the data as measured
+    draws: np.ndarray  # (R,) the statistic on each resample
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """Percentile interval at ``level`` (non-finite draws left out)."""
+        finite = self.draws[np.isfinite(self.draws)]
+        if finite.size == 0:
+            return (float("nan"), float("nan"))
+        tail = 100 * (1 - level) / 2
+        low, high = np.percentile(finite, [tail, 100 - tail])
+        return float(low), float(high)
+
+
+def resample_indices(
+    seeds: int, items: int, resamples: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crossed resampling: (R, S) seed rows and (R, P) item columns, one column set per
+    resample shared by every seed row of that resample."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, seeds, size=(resamples, seeds))  # (R, S)
+    cols = rng.integers(0, items, size=(resamples, items))  # (R, P)
+    return rows, cols
+
+
+def crossed_bootstrap(
+    statistic: IndexStatistic, seeds: int, items: int, resamples: int = 2000, seed: int = 0
+) -> Resampled:
+    """``statistic(seed_idx, item_idx)`` on the data and on crossed resamples of it.
+
+    The statistic picks its own cells, so it can combine arrays of shape (S, P) (per seed
+    and problem: ``x[np.ix_(s, p)]``) with arrays of shape (P,) measured once for all seeds
+    (``b[p]``), and compute ratios or crossovers on the picked cells.
+    """
+    rows, cols = resample_indices(seeds, items, resamples, seed)
+    draws = np.array([statistic(r, c) for r, c in zip(rows, cols, strict=True)])
+    return Resampled(float(statistic(np.arange(seeds), np.arange(items))), draws)
+
+
+def bootstrap_mean(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> Resampled:
+    """Mean of per-(seed, problem) ``values`` (S, P) (or (P,) for one seed), crossed.
+
+    Vectorised: the resampled means of all R resamples are computed at once.
+    """
+    data = np.asarray(values, dtype=float)
+    data = data[None, :] if data.ndim == 1 else data  # (S, P)
+    seeds, items = data.shape
+    rows, cols = resample_indices(seeds, items, resamples, seed)
+    picked = data[rows[:, :, None], cols[:, None, :]]  # (R, S, P)
+    return Resampled(float(np.nanmean(data)), np.nanmean(picked, axis=(1, 2)))
 
 
 def hierarchical_bootstrap(
@@ -19,27 +87,20 @@ def hierarchical_bootstrap(
     resamples: int = 2000,
     seed: int = 0,
 ) -> tuple[float, tuple[float, float]]:
-    """Point estimate and 95% percentile interval of ``statistic`` over (seeds, problems).
-
-    ``values`` has shape (S, P): one value per seed and problem (for a paired effect,
-    pass the per-problem difference). The statistic gets a resampled (S, P) array.
+    """Point estimate and 95% interval of ``statistic`` of a resampled (S, P) array,
+    resampled crossed (rows, then one shared column set). Kept for statistics written on
+    the whole array; new code uses ``crossed_bootstrap`` or ``bootstrap_mean``.
 
     >>> est, (lo, hi) = hierarchical_bootstrap(np.ones((2, 5)))
     >>> (est, lo, hi)
     (1.0, 1.0, 1.0)
     """
     data = np.asarray(values, dtype=float)
-    if data.ndim == 1:
-        data = data[None, :]  # (1, P)
-    seeds, problems = data.shape
-    rng = np.random.default_rng(seed)
-    estimates = np.empty(resamples)
-    for r in range(resamples):
-        seed_rows = rng.integers(0, seeds, size=seeds)  # (S,)
-        cols = rng.integers(0, problems, size=(seeds, problems))  # (S, P)
-        estimates[r] = statistic(data[seed_rows[:, None], cols])  # resampled (S, P)
-    low, high = np.percentile(estimates, [2.5, 97.5])
-    return float(statistic(data)), (float(low), float(high))
+    data = data[None, :] if data.ndim == 1 else data  # (S, P)
+    found = crossed_bootstrap(
+        lambda s, p: statistic(data[np.ix_(s, p)]), *data.shape, resamples, seed
+    )
+    return found.estimate, found.interval()
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from regimescope.regimes.objectives import token_entropy, token_log_probs
 from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, completion_logits, rl
 from regimescope.regimes.rollout import Rollouts, rollout_batch, shifted
-from regimescope.sampling import SamplingConfig, sample
+from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.store import RunDir
 from regimescope.studies.bases import trained_base
 from regimescope.tasks import get_task

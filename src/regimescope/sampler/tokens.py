@@ -2,7 +2,7 @@
 
 The uniform that picks the token of (prompt i, sample j, step t) is a hash of (seed, i,
 j, t) (``row_keys``, then ``uniforms``), and the token is its inverse-CDF draw from the
-tempered, nucleus-filtered distribution (``choose_tokens``). ``regimescope.sampling``
+tempered, nucleus-filtered distribution (``choose_tokens``). ``regimescope.sampler``
 decodes with these and re-exports them.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from regimescope.sampling import SamplingConfig
+    from regimescope.sampler.decode import SamplingConfig
 
 # ---------------------------------------------------------------- counter-based randomness
 

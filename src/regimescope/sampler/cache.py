@@ -7,7 +7,7 @@ sampling config and the sampler's code: the sampler's randomness is counter-base
 by (seed, prompt, sample, step), and independent of the batch size. So the key is
 
     sha256(weights bytes, model config, prompt ids, EOS id, config without batch_size,
-           source of sampling.py, sampling_tokens.py and prefix_attention.py,
+           source of decode.py, tokens.py and prefix_attention.py,
            torch version)
 
 and the value is the completions' token ids and EOS flags, one ``.npz`` per call under
@@ -70,7 +70,7 @@ def active() -> Path | None:
 @functools.cache
 def _sampler_source() -> bytes:
     package = Path(__file__).resolve().parent
-    files = ("sampling.py", "sampling_tokens.py", "prefix_attention.py")
+    files = ("decode.py", "tokens.py", "prefix_attention.py")
     return b"".join((package / f).read_bytes() for f in files)
 
 

@@ -17,7 +17,7 @@ Randomness is counter-based: the uniform that picks the token of (prompt i, samp
 step t) is a hash of (seed, i, j, t), and the token is its inverse-CDF draw from the
 tempered, nucleus-filtered distribution. So the same seed and config give the same
 samples, whatever the batch size or the order in which rows finish (the draw is in
-``sampling_tokens``).
+``sampler.tokens``).
 
 ``Sampler`` is the interface (prompts, config -> completions); ``HFSampler`` fills it for
 any Hugging Face causal LM, and a vLLM backend can fill it on a GPU.
@@ -34,11 +34,12 @@ from typing import Protocol
 import torch
 from transformers import DynamicCache
 
-from regimescope import prefix_attention, sample_cache
 from regimescope.errors import BadInput
-from regimescope.sampling_tokens import choose_tokens, row_keys, uniforms
-from regimescope.sampling_tokens import inverse_cdf as inverse_cdf
-from regimescope.sampling_tokens import top_p_filter as top_p_filter
+from regimescope.sampler import cache as sample_cache
+from regimescope.sampler import prefix_attention
+from regimescope.sampler.tokens import choose_tokens, row_keys, uniforms
+from regimescope.sampler.tokens import inverse_cdf as inverse_cdf
+from regimescope.sampler.tokens import top_p_filter as top_p_filter
 from regimescope.tasks.encode import encode_prompt
 
 Progress = Callable[[int], None]
