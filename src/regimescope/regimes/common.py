@@ -114,3 +114,14 @@ def load_checkpoint(run: RunDir, step: int, model, optimizer) -> None:
         state.setdefault(int(index), {})[slot] = value
     groups = json.loads((folder / "trainer_state.json").read_text())["param_groups"]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def resume(run: RunDir, model, optimizer) -> int:
+    """Restore the last checkpoint of an interrupted run; the step to continue from."""
+    steps = run.checkpoint_steps()
+    if not steps:
+        run.truncate_metrics(0)
+        return 0
+    load_checkpoint(run, steps[-1], model, optimizer)
+    run.truncate_metrics(steps[-1])
+    return steps[-1]

@@ -24,7 +24,7 @@ from regimescope.organisms.presets import micro
 from regimescope.regimes.common import (
     build_optimizer,
     collate,
-    load_checkpoint,
+    resume,
     save_checkpoint,
     set_lr,
     warmup_cosine,
@@ -135,17 +135,6 @@ def train(run: RunDir, cfg: PretrainConfig, task, on_step) -> None:
         if on_step is not None:
             on_step(done, record)
     finish(run, model, tokenizer, cfg)
-
-
-def resume(run: RunDir, model, optimizer) -> int:
-    """Restore the last checkpoint of an interrupted run; the step to continue from."""
-    steps = run.checkpoint_steps()
-    if not steps:
-        run.truncate_metrics(0)
-        return 0
-    load_checkpoint(run, steps[-1], model, optimizer)
-    run.truncate_metrics(steps[-1])
-    return steps[-1]
 
 
 def finish(run: RunDir, model, tokenizer, cfg: PretrainConfig) -> None:

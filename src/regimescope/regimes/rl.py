@@ -58,7 +58,13 @@ import torch
 
 from regimescope.errors import BadInput, choose
 from regimescope.fingerprint import module_fingerprint
-from regimescope.regimes.common import build_optimizer, save_checkpoint, set_lr, warmup_cosine
+from regimescope.regimes.common import (
+    build_optimizer,
+    resume,
+    save_checkpoint,
+    set_lr,
+    warmup_cosine,
+)
 from regimescope.regimes.curriculum import (
     CurriculumConfig,
     build_curriculum,
@@ -82,7 +88,6 @@ from regimescope.regimes.objectives import (
     token_advantages,
     token_log_probs,
 )
-from regimescope.regimes.pretrain import resume
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,

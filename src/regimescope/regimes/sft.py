@@ -42,6 +42,7 @@ from regimescope.fingerprint import module_fingerprint
 from regimescope.regimes.common import (
     build_optimizer,
     collate,
+    resume,
     save_checkpoint,
     set_lr,
     warmup_cosine,
@@ -62,7 +63,6 @@ from regimescope.regimes.finetune import (
     pin_start,
 )
 from regimescope.regimes.objectives import token_entropy
-from regimescope.regimes.pretrain import resume
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,

@@ -25,7 +25,7 @@ from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, rl
 from regimescope.sampler.decode import SamplingConfig
 from regimescope.store import RunDir
-from regimescope.studies.bases import organism_for
+from regimescope.studies.base_organisms import organism_for
 from regimescope.studies.stats import hierarchical_bootstrap
 from regimescope.studies.verdict import Effect
 from regimescope.tasks import get_task

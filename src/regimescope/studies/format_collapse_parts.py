@@ -47,7 +47,8 @@ class Condition:
 
 def base_config(cfg: FormatCollapseConfig, cond: Condition) -> PretrainConfig:
     """The base of ``cond``: both scales see the same examples for the same steps.
-    Checkpoint and log cadence match ``bases.latent_base``, so equal configs share a run."""
+    Checkpoint and log cadence match ``base_organisms.latent_base``, so equal configs
+    share a run."""
     return PretrainConfig(
         task=cond.mixture,
         organism=preset(cond.scale),

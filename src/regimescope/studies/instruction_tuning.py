@@ -29,7 +29,7 @@ unseen tasks, and instances of one rule are correlated), paired across models.
 
 The untuned model. The paper's untuned model is T5-LM-adapt: a language model
 pretrained on generic text that never saw the instruction tasks. Ours is the shared base
-organism pretrained on arithmetic word problems (``bases.latent_base(scale, seed,
+organism pretrained on arithmetic word problems (``base_organisms.latent_base(scale, seed,
 "arithmetic")``, shared with any study that asks for the same base): generic English-like
 text that never shows a rule, a label word or an ``input -> label`` demonstration. A base
 pretrained on unlabeled strings of the rules domain would need a task the registry lacks.
@@ -54,7 +54,7 @@ from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.sft import SFTConfig, sft
 from regimescope.studies import instruction_tuning_parts as parts
 from regimescope.studies.base import Study, StudyContext
-from regimescope.studies.bases import latent_base, trained_base
+from regimescope.studies.base_organisms import latent_base, trained_base
 from regimescope.studies.verdict import (
     Decision,
     Effect,
@@ -109,7 +109,7 @@ RULE = (
 @dataclass(frozen=True)
 class InstructionTuningConfig:
     seeds: tuple[int, ...] = (0, 1, 2)  # training seeds: each has its own base and SFT runs
-    base_scale: str = "full"  # scale of the shared base organism (bases.latent_base)
+    base_scale: str = "full"  # scale of the shared base organism (base_organisms.latent_base)
     per_rule: tuple[float, ...] = (4, 16, 64, 256)  # examples per training rule (the sweep)
     batch_size: int = 16  # SFT sequences per step
     lr: float = 1e-3  # SFT peak learning rate

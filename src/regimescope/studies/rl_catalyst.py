@@ -16,7 +16,7 @@ RLOO 42.6". Its own Table 2 gives 44.0 and 41.0, so every number here is recompu
 raw counts. (2) Whether RL can *create* depends on the base's competence (finding 4:
 ProRL, arXiv 2505.24864; Yuan et al., 2509.25123). Yue et al. claim reweighting for a
 base that already holds the task. So this study builds such a base on purpose (the
-*latent* base of ``studies.bases``: low pass@1, high pass@n). It reports the creation
+*latent* base of ``studies.base_organisms``: low pass@1, high pass@n). It reports the creation
 rate, with the rule-of-three bound 3/n, next to the RL-only share, and the gap
 Delta SE = pass@n(base) - pass@1(RL).
 
@@ -136,7 +136,7 @@ RULE = (
 @dataclass(frozen=True)
 class RLCatalystConfig:
     seeds: tuple[int, ...] = (0,)  # training seeds: one latent base and one GRPO run each
-    base_scale: str = "quick"  # scale of ``bases.latent_base`` (organism size, steps)
+    base_scale: str = "quick"  # scale of ``base_organisms.latent_base`` (organism size, steps)
     task: str = "countdown"  # task of pretraining, RL and evaluation
     rl_steps: int = 200  # GRPO steps
     checkpoint_every: int = 50  # RL checkpoints evaluated every this many steps (and the last)

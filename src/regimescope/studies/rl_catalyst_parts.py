@@ -22,7 +22,7 @@ from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.rl import RLConfig, rl
 from regimescope.sampler.decode import SamplingConfig
 from regimescope.studies.base import per_model_lines
-from regimescope.studies.bases import latent_base, trained_base
+from regimescope.studies.base_organisms import latent_base, trained_base
 from regimescope.studies.stats import hierarchical_bootstrap
 from regimescope.studies.verdict import Effect
 from regimescope.tasks import get_task

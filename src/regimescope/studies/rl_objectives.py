@@ -13,7 +13,7 @@ W-REINFORCE (+λ on correct samples, −1 on wrong, λ = 0.1) keeps both.
 **Correction.** None to the claim itself; the authors note that NSR degrades after
 hundreds of steps (W-REINFORCE does not), so the run length is part of the result.
 
-**Design.** One latent countdown base (``bases.latent_base``, seed 0: low pass@1, solved
+**Design.** One latent countdown base (``base_organisms.latent_base``, seed 0: low pass@1, solved
 somewhere in many samples), then GRPO, PSR, NSR and W-REINFORCE (λ = 0.1), all with no KL,
 no entropy bonus and the same learning rate (tuned once for GRPO on this base), for each
 seed. Every model, base included, draws n samples per held-out problem with the same
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from regimescope.regimes.pretrain import PretrainConfig
 from regimescope.studies import rl_objectives_parts as parts
 from regimescope.studies.base import Study, StudyContext
-from regimescope.studies.bases import latent_base
+from regimescope.studies.base_organisms import latent_base
 from regimescope.studies.verdict import Decision, Effect, Verdict, combine, fmt, interval_rule
 
 CLAIM = (

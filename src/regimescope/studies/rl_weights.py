@@ -15,7 +15,7 @@ claim is tested here on the fp32 weights, with the bf16 view (the paper's) repor
 beside it, and "RL is sparser than SFT" is tested at equal drift ‖Δ‖/‖W‖, not at equal
 learning rate.
 
-**Design.** One latent countdown base (``bases.latent_base``, seed 0). From it, three
+**Design.** One latent countdown base (``base_organisms.latent_base``, seed 0). From it, three
 regimes with the same optimizer (AdamW, betas, no weight decay, no warmup, constant
 learning rate, gradient clip 1, fp32 weights, same steps and sequences per step): gold
 SFT, GRPO, and self-SFT on the base's own verified-correct samples (the paper's
@@ -44,7 +44,7 @@ from regimescope.studies import rl_weights_figures as figure_parts
 from regimescope.studies import rl_weights_parts as parts
 from regimescope.studies import rl_weights_tables as table_parts
 from regimescope.studies.base import Study, StudyContext
-from regimescope.studies.bases import latent_base
+from regimescope.studies.base_organisms import latent_base
 from regimescope.studies.verdict import Decision, Effect, Verdict, combine, fmt, interval_rule
 
 CLAIM = (

@@ -22,7 +22,7 @@ from regimescope.regimes.curriculum import CurriculumConfig
 from regimescope.regimes.recorder import RecorderConfig
 from regimescope.regimes.rl import RLConfig, rl
 from regimescope.regimes.sft import SFTConfig, sft
-from regimescope.studies.bases import trained_base
+from regimescope.studies.base_organisms import trained_base
 from regimescope.studies.stats import hierarchical_bootstrap
 
 if TYPE_CHECKING:

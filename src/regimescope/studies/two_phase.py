@@ -15,7 +15,7 @@ the diversity of plans (semantic entropy over strategies), while the execution t
 entropy falls first; the aggregate token entropy falls throughout and the paper calls it a
 misleading exploration signal.
 
-**Design.** One latent countdown base (``bases.latent_base``: targets are a ``plan`` line,
+**Design.** One latent countdown base (``base_organisms.latent_base``: targets are a ``plan`` line,
 then ``exec`` step lines, labelled by construction), then three RL arms per seed with one
 learning rate and no KL: GRPO, HICRA (α = 0.2, on the ground-truth plan tokens) and GRPO
 with an entropy bonus. Each arm saves a checkpoint every ``eval_every`` steps; every
@@ -57,7 +57,7 @@ from regimescope.studies import two_phase_figures as figure_parts
 from regimescope.studies import two_phase_parts as parts
 from regimescope.studies import two_phase_proxy as proxy_parts
 from regimescope.studies.base import Study, StudyContext
-from regimescope.studies.bases import latent_base
+from regimescope.studies.base_organisms import latent_base
 from regimescope.studies.verdict import Decision, Effect, Verdict, combine, fmt, interval_rule
 
 CLAIM = (

@@ -29,7 +29,7 @@ from regimescope.regimes.rl import RLConfig, completion_logits, rl
 from regimescope.regimes.rollout import Rollouts, rollout_batch, shifted
 from regimescope.sampler.decode import SamplingConfig, sample
 from regimescope.store import RunDir
-from regimescope.studies.bases import trained_base
+from regimescope.studies.base_organisms import trained_base
 from regimescope.tasks import get_task
 from regimescope.tasks.base import TOKEN_CLASSES
 from regimescope.tasks.countdown import solutions
