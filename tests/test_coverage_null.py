@@ -36,9 +36,10 @@ def test_deciding_creation_on_its_excess_rarely_finds_it_under_the_null():
     for i in range(100):
         p = quick_like_base(rng)
         base, again, same = draw(p, rng), draw(p, rng), draw(p, rng)
-        boot = crossed_bootstrap(
-            lambda s, q: cov.creation_excess(base[q], again[q], same[q]), 1, PROBLEMS, 400, i
-        )
+        def excess(s, q, base=base, again=again, same=same):
+            return cov.creation_excess(base[q], again[q], same[q])
+
+        boot = crossed_bootstrap(excess, 1, PROBLEMS, 400, i)
         found += boot.interval()[0] > 0
     assert found <= 10  # ~5% expected; 10 of 100 is 2 binomial SEs above it
 
