@@ -17,6 +17,16 @@ def draw(p, rng) -> np.ndarray:
     return rng.binomial(N, p)  # c per problem
 
 
+def test_an_unchanged_model_coupled_to_the_base_draw_has_no_excess():
+    """The sampler gives every model of a seed the same random numbers: an unchanged "RL"
+    model repeats the base's draw exactly, and its excess must be 0, not negative."""
+    rng = np.random.default_rng(4)
+    p = quick_like_base(rng)
+    base, reference = draw(p, rng), draw(p, rng)
+    assert cov.creation_excess(reference, base, base.copy()) == 0.0
+    assert cov.creation_excess(base, reference, base.copy()) < 0  # roles swapped: biased
+
+
 def test_noise_alone_inflates_the_creation_rate_but_not_its_excess():
     rng = np.random.default_rng(0)
     rates, excess = [], []
@@ -36,6 +46,7 @@ def test_deciding_creation_on_its_excess_rarely_finds_it_under_the_null():
     for i in range(100):
         p = quick_like_base(rng)
         base, again, same = draw(p, rng), draw(p, rng), draw(p, rng)
+
         def excess(s, q, base=base, again=again, same=same):
             return cov.creation_excess(base[q], again[q], same[q])
 
@@ -57,8 +68,8 @@ def test_real_creation_is_found_and_its_mirror_reports_loss():
 
 def test_coverage_reports_the_mirror_and_the_null_per_model():
     found = cov.coverage({"base": [0, 0, 3, 5], "rl": [1, 0, 0, 4]}, 8, base_again=[0, 2, 1, 1])
-    assert found.creation_rate_by_model["rl"] == 0.5
-    assert found.null_creation_rate == 0.5
-    assert found.creation_excess_by_model["rl"] == 0.0
+    assert found.creation_rate_by_model["rl"] == 0.5  # against the base's own draw
+    assert found.null_creation_rate == 0.0  # the second draw leaves problem 0 unsolved ...
+    assert found.creation_excess_by_model["rl"] == 1.0  # ... which only RL solves
     assert found.loss_rate_by_model["rl"] == 0.5  # problem 2 lost
     assert found.net_coverage_by_model["rl"] == 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from regimescope import tasks
 from regimescope.cli import main
+from regimescope.instruments import coverage as cov
 from regimescope.instruments.passk import k_grid
 from regimescope.instruments.passk_run import (
     PassKConfig,
@@ -22,7 +24,7 @@ from regimescope.instruments.passk_run import (
 from regimescope.instruments.perplexity import class_perplexity, perplexities, same_tokenizer
 from regimescope.organisms import build_organism, build_tokenizer, preset, save_model
 from regimescope.organisms.presets import llama_config
-from regimescope.sampler.decode import Completion, SamplingConfig
+from regimescope.sampler.decode import Completion, SamplingConfig, sample
 from regimescope.tasks import get_task
 from regimescope.tasks.base import TOKEN_CLASSES, Example, Score
 from regimescope.tasks.encode import encode_prompt
@@ -87,6 +89,37 @@ def test_run_passk_figures_are_consistent(models, tmp_path):
     png = plot_curves(result, tmp_path / "curves.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert run_passk(models, DigitTask(), CFG).models[1].correct == tuned.correct  # seeded
+
+
+def test_null_draws_the_base_again_with_the_next_seed(models):
+    plain = to_json(run_passk(models, DigitTask(), CFG))
+    assert {"loss_rate_by_model", "net_coverage_by_model"} <= set(plain["coverage"])
+    assert set(plain["coverage"]["loss_rate_by_model"]) == {"tuned"}
+    assert plain["coverage"]["creation_excess_by_model"] is None and plain["base_again"] is None
+    assert plain["settings"]["null"] is False and plain["seeds"]["null"] is None
+
+    result = run_passk(models, DigitTask(), replace(CFG, null=True))
+    _, base, tokenizer = models[0]
+    prompts = [DigitTask().example(i, "test").prompt for i in range(12)]
+    again = sample(base, tokenizer, prompts, replace(CFG.sampling, seed=CFG.sampling.seed + 1))
+    direct = [
+        sum(c.text[:1] == DigitTask().example(i, "test").answer for c in row)
+        for i, row in enumerate(again)
+    ]
+    assert result.base_again == direct  # the base's second draw, sampling seed + 1
+    assert result.base_again != result.models[0].correct  # another draw of the same base
+    cover = result.coverage
+    assert cover.base_unsolved > 0 and cover.null_creation_rate is not None
+    own = cov.creation_rate(result.base_again, result.models[0].correct)
+    assert cover.null_creation_rate == pytest.approx(own)  # the base's own draw
+    excess = cov.creation_rate(result.base_again, result.models[1].correct) - own
+    assert cover.creation_excess_by_model == {"tuned": pytest.approx(excess)}
+    doc = json.loads(json.dumps(to_json(result)))
+    assert doc["base_again"] == direct and doc["seeds"]["null"] == CFG.sampling.seed + 1
+    assert doc["coverage"]["creation_excess_by_model"]["tuned"] == pytest.approx(excess)
+    assert doc["coverage"]["null_creation_rate"] == cover.null_creation_rate
+    assert doc["coverage"]["loss_rate_by_model"] == plain["coverage"]["loss_rate_by_model"]
+    assert doc["models"] == plain["models"]  # the null leaves every model's own draw alone
 
 
 def test_perplexity_equals_direct_log_likelihood(models):
@@ -180,6 +213,21 @@ def test_cli_writes_json_and_plot(folders, tmp_path, capsys):
     assert "crossover_k" in doc and "creation_rate" in doc["coverage"]
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "crossover k*" in capsys.readouterr().out
+
+
+def test_cli_null_adds_the_excess_over_a_second_base_draw(folders, tmp_path, capsys):
+    out = tmp_path / "passk.json"
+    models = ["--model", str(folders["m0"]), "--model", str(folders["m1"])]
+    settings = ["--task", "rules", "--n", "8", "--problems", "4", "--max-tokens", "3"]
+    assert main(["passk", *models, *settings, "--null", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "m1: creation rate" in printed and "null's" in printed and "excess" in printed
+    assert "loss rate" in printed and "net coverage" in printed
+    doc = json.loads(out.read_text())
+    cover = doc["coverage"]
+    assert set(cover["creation_excess_by_model"]) == set(cover["loss_rate_by_model"]) == {"m1"}
+    assert "null_creation_rate" in cover and "net_coverage_by_model" in cover
+    assert len(doc["base_again"]) == 4 and doc["settings"]["null"] is True
 
 
 def test_cli_prints_perplexity_by_token_class_when_the_task_labels_classes(capsys):

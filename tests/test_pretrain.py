@@ -93,7 +93,19 @@ def test_a_new_task_version_makes_a_new_run(tmp_path, monkeypatch):
     first = pretrain(TINY, tmp_path)
     monkeypatch.setattr(get_task(TINY.task), "version", "9.9")
     second = pretrain(TINY, tmp_path)
-    assert second.path != first.path and second.meta["key"] == {"task_version": "9.9"}
+    assert second.path != first.path and second.meta["key"]["task_version"] == "9.9"
+
+
+def test_edited_training_code_makes_a_new_run(tmp_path, monkeypatch):
+    """Runs are keyed by the fingerprint of the training code: a changed loop or objective
+    never reuses checkpoints trained under the old one."""
+    from regimescope.regimes import pretrain as module
+
+    first = pretrain(TINY, tmp_path)
+    assert first.meta["key"]["code"] == module.module_fingerprint("regimescope.regimes.pretrain")
+    monkeypatch.setattr(module, "module_fingerprint", lambda name: "0" * 12)
+    second = pretrain(TINY, tmp_path)
+    assert second.path != first.path and second.meta["key"]["code"] == "0" * 12
 
 
 def test_two_concurrent_callers_train_a_run_once(tmp_path):

@@ -278,3 +278,16 @@ def test_a_stale_verdict_is_marked_and_never_ranked_above_a_current_one(store, t
     assert verdicts_by_scale(store, today)["toy"]["full"] == "supports (stale)"
     [only_stale] = collect_studies(store, scale="full", current=today)
     assert only_stale.stale
+
+
+def test_a_refused_set_leaves_no_folder_behind(store):
+    from regimescope.errors import BadInput as Refused
+
+    def check(cfg):
+        if cfg.effect > 1:
+            raise Refused("effect must be at most 1")
+
+    study = dataclasses.replace(TOY, check=check)
+    with pytest.raises(BadInput, match="effect must be at most 1"):
+        run_study(study, "quick", sets=["effect=2"])
+    assert not (store / "study").exists() or not any((store / "study").iterdir())

@@ -137,3 +137,17 @@ def test_encoded_gold_classes_match_the_per_character_classes(name):
         completion = [c for c in encoded.class_ids if c >= 0]
         assert [TOKEN_CLASSES[c] for c in completion[:-1]] == list(example.target_classes)
         assert "answer" in example.target_classes
+
+
+def test_distinct_examples_never_count_a_problem_twice():
+    from regimescope.errors import BadInput
+    from regimescope.tasks import distinct_examples, examples, get_task
+
+    countdown = get_task("countdown")
+    stream = examples(countdown, 100, "test")
+    assert len({e.prompt for e in stream}) < 80  # a small split's stream repeats problems
+    picked = distinct_examples(countdown, 100, "test")
+    assert len({e.prompt for e in picked}) == 100
+    assert picked[0] == stream[0] and [e.index for e in picked] == sorted(e.index for e in picked)
+    with pytest.raises(BadInput, match="holds 140 distinct problems; ask for at most 140"):
+        distinct_examples(countdown, 200, "test")

@@ -1,4 +1,4 @@
-"""Countdown: left-to-right plans, gold choice, held-out split, plan vs execution checks."""
+"""Countdown: left-to-right plans, gold choice, held-out splits, plan vs execution checks."""
 
 import pytest
 
@@ -11,7 +11,13 @@ from regimescope.tasks import (
     get_task,
     is_heldout,
 )
-from regimescope.tasks.countdown import parse_plan, run_plan, solutions, target_pieces
+from regimescope.tasks.countdown import (
+    key_split,
+    parse_plan,
+    run_plan,
+    solutions,
+    target_pieces,
+)
 
 TASK = CountdownTask()
 SHORT = {"p": "plan", "e": "exec", "f": "format", "a": "answer"}
@@ -61,12 +67,54 @@ def test_sampled_gold_keeps_the_problems_and_varies_plans():
     assert any(len(plans) > 1 for plans in plans_by_prompt.values())
 
 
-def test_train_and_test_problems_never_overlap():
-    train = {TASK.example(i).meta["key"] for i in range(3000)}
-    test = {TASK.example(i, "test").meta["key"] for i in range(1500)}
-    assert len(train) > 800 and len(test) > 100
-    assert not train & test
-    assert all(is_heldout(key, 0.1) for key in test)
+# Recorded from version 1.0 (splits train and test), before validation was carved out of
+# the train keys: the test problems must not move, so verdicts stay comparable across versions.
+TEST_V1_0 = {
+    (): [
+        "nums 4 4 9 -> 40\n",
+        "nums 4 9 9 -> 72\n",
+        "nums 5 6 9 -> 10\n",
+        "nums 2 4 4 -> 10\n",
+        "nums 1 6 6 -> 13\n",
+    ],
+    (("n_numbers", 4), ("max_number", 6), ("max_value", 40)): [
+        "nums 2 5 5 6 -> 12\n",
+        "nums 1 3 4 6 -> 2\n",
+        "nums 1 1 2 3 -> 9\n",
+        "nums 2 3 4 5 -> 8\n",
+        "nums 4 4 5 5 -> 20\n",
+    ],
+}
+
+
+@pytest.mark.parametrize("config", list(TEST_V1_0))
+def test_test_problems_are_those_of_version_1_0(config):
+    task = CountdownTask(CountdownConfig(**dict(config)))
+    assert [task.example(i, "test").prompt for i in range(5)] == TEST_V1_0[config]
+
+
+def test_train_validation_and_test_are_pairwise_disjoint():
+    assert TASK.splits == ("train", "validation", "test")
+    keys = {
+        split: {TASK.example(i, split).meta["key"] for i in range(n)}
+        for split, n in (("train", 3000), ("validation", 1500), ("test", 1500))
+    }
+    assert len(keys["train"]) > 800 and len(keys["validation"]) > 40 and len(keys["test"]) > 40
+    assert not keys["train"] & keys["validation"]
+    assert not keys["train"] & keys["test"]
+    assert not keys["validation"] & keys["test"]
+    assert all(is_heldout(key, 0.1) for key in keys["test"])
+    assert all(is_heldout(key, 0.2) and not is_heldout(key, 0.1) for key in keys["validation"])
+    assert all(key_split(key, TASK.config) == "train" for key in keys["train"])
+
+
+def test_validation_and_test_examples_are_deterministic():
+    for split in ("validation", "test"):
+        first = [TASK.example(i, split) for i in range(50)]
+        again = [CountdownTask().example(i, split) for i in range(50)]
+        assert first == again
+        assert all(example.split == split for example in first)
+        assert len({example.prompt for example in first}) > 10
 
 
 def test_problems_respect_the_config():
@@ -115,7 +163,7 @@ def test_countdown_steps_rewards_only_when_the_steps_are_right_too(
 
 def test_countdown_steps_poses_the_same_problems():
     plain, checked = get_task("countdown"), get_task("countdown-steps")
-    for split in ("train", "test"):
+    for split in ("train", "validation", "test"):
         for index in range(20):
             a, b = plain.example(index, split), checked.example(index, split)
             assert (a.prompt, a.target, a.meta) == (b.prompt, b.target, b.meta)
@@ -139,3 +187,5 @@ def test_bad_config_is_bad_input():
         CountdownConfig(gold_plan="best")
     with pytest.raises(BadInput, match="n_numbers"):
         CountdownConfig(n_numbers=1)
+    with pytest.raises(BadInput, match="validation_fraction"):
+        CountdownConfig(validation_fraction=0.95)

@@ -68,7 +68,7 @@ def test_mixture_splits_formats_version_and_format_classifier():
     mix = TASKS["mix"]
     assert mix.splits == ("train", "test")
     assert mix.formats == ("code", "nl", "tagged")
-    assert mix.version == "arithmetic@1.0*1+countdown@1.0*1+rules@1.0*1"
+    assert mix.version == "arithmetic@1.0*1+countdown@1.1*1+rules@1.0*1"
     assert mix.classify_format("<s>1+2=3</s><a>3</a>") == "tagged"
     assert mix.classify_format("plan 3*5\nans 15") is None
     assert Mixture("r", [(RULES, 1.0)]).splits == RULES.splits

@@ -46,6 +46,13 @@ def passk(
     ppl_samples: Annotated[
         int, typer.Option(help="Samples per problem scored for PPL (0 = off).")
     ] = 16,
+    null: Annotated[
+        bool,
+        typer.Option(
+            "--null",
+            help="Draw the base again (seed + 1): creation against noise, as an excess.",
+        ),
+    ] = False,
     batch_size: Annotated[int, typer.Option(help="Rows decoded together (0 = automatic).")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
     json_out: Annotated[
@@ -80,7 +87,7 @@ def passk(
         seed=seed,
         batch_size=batch_size,
     )
-    cfg = PassKConfig(split, problems, sampling, _ks(ks), ppl_samples=ppl_samples)
+    cfg = PassKConfig(split, problems, sampling, _ks(ks), ppl_samples=ppl_samples, null=null)
     check_inputs(the_task, cfg)
     _check_sampling(sampling)
     loaded = [
@@ -88,7 +95,8 @@ def passk(
         for name, path in zip(unique_names(model), model, strict=True)
     ]
     check_models(loaded, cfg)
-    with progress_bar(f"passk {task}/{split}", len(model) * problems * n) as advance:
+    draws = len(model) + (1 if null else 0)  # the base's second draw comes last
+    with progress_bar(f"passk {task}/{split}", draws * problems * n) as advance:
         result = run_passk(loaded, the_task, cfg, progress=advance)
     _print(result)
     if json_out is not None:
@@ -136,17 +144,35 @@ def _print(result) -> None:
         return
     k_star = "none" if result.crossover_k is None else str(result.crossover_k)
     OUT.print(f"crossover k*: {k_star} (smallest k with base pass@k >= {models[1].name})")
-    rate = "n/a" if cover.creation_rate is None else f"{cover.creation_rate:.3f}"
-    OUT.print(
-        f"creation rate: {rate} of {cover.base_unsolved} base-unsolved problems "
-        f"(base solve rate there < {cover.unseen_bound:.3g}, rule of three, 95%); noise "
-        "alone inflates it, so read it against its mirror:"
+    against = (
+        f"the null (the base drawn again, seed {result.config.sampling.seed + 1}) and its mirror"
+        if cover.creation_excess_by_model is not None
+        else "its mirror (--null also draws its null)"
     )
-    for name in list(cover.loss_rate_by_model):
+    OUT.print(
+        f"creation rate: {_rate(cover.creation_rate)} of {cover.base_unsolved} base-unsolved "
+        f"problems (base solve rate there < {cover.unseen_bound:.3g}, rule of three, 95%); "
+        f"noise alone inflates it, so read it against {against}:"
+    )
+    for name in cover.loss_rate_by_model:
         OUT.print(
-            f"  {name}: loss rate {cover.loss_rate_by_model[name]:.3f} of base-solved problems,"
-            f" net coverage {cover.net_coverage_by_model[name]:+.3f}"
+            f"  {name}: {_creation(cover, name)}; loss rate {cover.loss_rate_by_model[name]:.3f}"
+            f" of base-solved problems, net coverage {cover.net_coverage_by_model[name]:+.3f}"
         )
+
+
+def _creation(cover, name: str) -> str:
+    """A tuned model's creation rate; with the null, the null's rate and the excess over it."""
+    line = f"creation rate {_rate(cover.creation_rate_by_model[name])}"
+    if cover.creation_excess_by_model is None:
+        return line
+    null = cover.null_creation_rate  # None when the base solves every problem
+    excess = "n/a" if null is None else f"{cover.creation_excess_by_model[name]:+.3f}"
+    return f"{line}, null's {_rate(null)}, excess {excess}"
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _print_classes(models) -> None:

@@ -2,21 +2,21 @@
 
 accuracy = (1/P) * sum_p (1/n) * sum_j reward(p, j), unit: fraction of reward in [0, 1];
 the 95% interval is the percentile bootstrap over problems (resampling problems, not
-samples, since samples of one problem are correlated). Format shares are computed on
-the sampled completions where the task has formats.
+samples, since samples of one problem are correlated). Format shares (``formats.py``)
+are computed on the sampled completions where the task has formats.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from regimescope.errors import BadInput
+from regimescope.instruments.formats import format_shares
 from regimescope.sampler.decode import SamplingConfig, sample
-from regimescope.tasks.base import Task, examples
+from regimescope.tasks.base import Task, distinct_examples
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,6 @@ def bootstrap_mean_ci(values, resamples: int = 2000, seed: int = 0) -> tuple[flo
     return (float(low), float(high))
 
 
-def format_shares(task: Task, completions: list[str]) -> dict[str, float]:
-    """Share of completions classified into each of the task's formats (plus "none")."""
-    if not task.formats or not completions:
-        return {}
-    counts = Counter(task.classify_format(c) or "none" for c in completions)
-    return {name: counts.get(name, 0) / len(completions) for name in (*task.formats, "none")}
-
-
 def evaluate(
     model,
     tokenizer,
@@ -78,7 +70,7 @@ def evaluate(
     if problems <= 0:
         raise BadInput(f"problems must be a positive integer, got {problems}")
     sampling = sampling or SamplingConfig(temperature=0.0)
-    items = examples(task, problems, split, data_seed)
+    items = distinct_examples(task, problems, split, data_seed)
     outputs = sample(model, tokenizer, [e.prompt for e in items], sampling, progress)
     rewards = [
         [task.verify(e, c.text).reward for c in outs]

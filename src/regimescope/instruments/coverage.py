@@ -13,10 +13,11 @@ reaches the tuned model's.
 A creation rate is biased upward by sampling noise alone: a problem the base solves with
 probability 0.01 shows 0 correct in n = 64 base samples about half the time, and a second
 draw of the very same base then "creates" it as often. So creation is decided against a
-null drawn the same way (``creation_excess``: creation of the tuned model minus creation
-of a second base draw with another sampling seed, both over the first draw's unsolved
-problems) and shown with its mirror, the ``loss_rate`` (base-solved problems the tuned
-model no longer solves), and the ``net_coverage`` (pass@n tuned − pass@n base).
+null drawn the same way (``creation_excess``: over the problems an independent base draw
+leaves unsolved, creation of the tuned model minus creation of the base's draw with the
+tuned model's sampling seed) and shown with its mirror, the ``loss_rate`` (base-solved
+problems the tuned model no longer solves), and the ``net_coverage`` (pass@n tuned −
+pass@n base).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ class Coverage:
     unseen_bound: float  # rule of three: base solve rate < 3 / n_base (95%) where c = 0
     loss_rate_by_model: dict[str, float]  # per later model: base-solved problems it lost
     net_coverage_by_model: dict[str, float]  # per later model: pass@n(model) - pass@n(base)
-    creation_excess_by_model: dict[str, float] | None = None  # creation minus the null's
-    null_creation_rate: float | None = None  # creation rate of a second base draw (the null)
+    creation_excess_by_model: dict[str, float] | None = None  # per later model: creation
+    # over the second draw's unsolved problems, minus the base's own (``creation_excess``)
+    null_creation_rate: float | None = None  # the base's creation over the second draw's
+    # unsolved problems: what noise alone gives
 
 
 def solved(correct: Sequence[int]) -> list[int]:
@@ -56,9 +59,10 @@ def coverage(
 ) -> Coverage:
     """Coverage sets of models given c per problem each; the first model is the base.
 
-    ``correct`` maps model name -> list of c (same problems, same order); ``base_again``,
-    if given, is c per problem of a second base draw (another sampling seed), the null
-    every creation rate is compared with.
+    ``correct`` maps model name -> list of c (same problems, same order), every model drawn
+    with one sampling seed; ``base_again``, if given, is c per problem of a second base draw
+    with another seed: the reference of ``creation_excess`` (each tuned model against the
+    base's draw of its own seed, on the problems ``base_again`` leaves unsolved).
     creation rate = |{p : c_base(p) = 0 and some later model has c(p) > 0}|
                     / |{p : c_base(p) = 0}|   (None if the base solves every problem).
     """
@@ -88,10 +92,8 @@ def coverage(
         net_coverage_by_model={n: net_coverage(correct[base], correct[n]) for n in names[1:]},
         creation_excess_by_model=None
         if base_again is None
-        else {n: creation_excess(correct[base], base_again, correct[n]) for n in names[1:]},
-        null_creation_rate=None
-        if base_again is None or not unsolved
-        else creation_rate(correct[base], base_again),
+        else {n: creation_excess(base_again, correct[base], correct[n]) for n in names[1:]},
+        null_creation_rate=None if base_again is None else creation_rate(base_again, correct[base]),
     )
 
 
@@ -105,6 +107,14 @@ def crossover_k(base: Sequence[int], other: Sequence[int], n: int) -> int | None
     gap = pass_at_k_all(base, n) - pass_at_k_all(other, n)  # [n], entry k-1
     reached = np.nonzero(gap >= -1e-12)[0]
     return int(reached[0]) + 1 if reached.size else None
+
+
+def crossover_censored(base: Sequence[int], other: Sequence[int], n: int) -> float:
+    """``crossover_k`` as a number that can be averaged and bootstrapped: k*, or n + 1
+    (censored) when the base stays below at every k up to n. Arrays of any shape (seeds x
+    problems, say) pool their cells."""
+    k = crossover_k(np.ravel(base), np.ravel(other), n)
+    return float(n + 1 if k is None else k)
 
 
 def creation_rate(base: Sequence[int], tuned: Sequence[int]) -> float:
@@ -128,22 +138,28 @@ def net_coverage(base: Sequence[int], tuned: Sequence[int]) -> float:
     return float(np.mean(np.asarray(tuned) > 0) - np.mean(np.asarray(base) > 0))
 
 
-def creation_excess(
-    base: Sequence[int], base_again: Sequence[int], tuned: Sequence[int]
-) -> float:
-    """creation_rate(base, tuned) − creation_rate(base, base_again): the creation that
-    sampling noise cannot explain. ``base_again`` is a second draw of n samples from the
-    base with another sampling seed; under the null (the tuned model samples like the
-    base) this has expectation 0, while ``creation_rate`` alone does not."""
-    return creation_rate(base, tuned) - creation_rate(base, base_again)
+def creation_excess(reference: Sequence[int], base: Sequence[int], tuned: Sequence[int]) -> float:
+    """creation_rate(reference, tuned) − creation_rate(reference, base): the creation that
+    sampling noise cannot explain, as a fraction of the reference-unsolved problems.
+
+    ``reference`` is a base draw independent of the other two (another sampling seed); its
+    unsolved problems are the ones creation is counted on. ``base`` is the base's draw with
+    the tuned model's sampling seed. The sampler draws every model of one seed with the same
+    random numbers, so the tuned model's samples are coupled to ``base``'s: comparing the
+    tuned model with that coupled draw, each against the same independent reference, makes
+    an unchanged model score exactly 0 (compared with the first draw, an unchanged model
+    would "create" nothing while the null creates about 0.2, a bias toward no creation).
+    """
+    return creation_rate(reference, tuned) - creation_rate(reference, base)
 
 
-def only_excess(base: Sequence[int], base_again: Sequence[int], tuned: Sequence[int]) -> float:
-    """Share of problems the tuned model solves and the base never does, minus the same
-    share for a second base draw: the "tuned-only" share net of sampling noise."""
-    unsolved = np.asarray(base) == 0
+def only_excess(reference: Sequence[int], base: Sequence[int], tuned: Sequence[int]) -> float:
+    """Share of problems the tuned model solves and ``reference`` never does, minus the same
+    share for ``base`` (roles as in ``creation_excess``): the "tuned-only" share net of
+    sampling noise."""
+    unsolved = np.asarray(reference) == 0
     tuned_only = np.mean(unsolved & (np.asarray(tuned) > 0))
-    return float(tuned_only - np.mean(unsolved & (np.asarray(base_again) > 0)))
+    return float(tuned_only - np.mean(unsolved & (np.asarray(base) > 0)))
 
 
 @dataclass(frozen=True)

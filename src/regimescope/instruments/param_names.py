@@ -15,7 +15,7 @@ need the model class:
 Anything else is `other`. Rules are tried in order (norms first, because Llama's
 `post_attention_layernorm` mentions attention). The layer is the number after `layers.`,
 `h.`, `blocks.`, `block.` or `layer.`; parameters outside the stack (embeddings, final
-norm) have layer ``None``.
+norm) have layer ``None``. ``layer_of`` turns that into a label for per-layer statistics.
 
 >>> name = "model.layers.3.self_attn.q_proj.weight"
 >>> module_kind(name), layer_index(name)
@@ -72,3 +72,19 @@ def layer_index(name: str) -> int | None:
     """
     match = _LAYER.search(name)
     return int(match.group(1)) if match else None
+
+
+def layer_of(name: str) -> str:
+    """The layer label of a parameter: ``layer_3`` for ``model.layers.3.mlp.up_proj.weight``,
+    ``embed`` for token/position embeddings, else its module name (``norm``, ``lm_head``).
+
+    >>> [layer_of(n) for n in ("transformer.h.11.attn.c_attn.weight", "transformer.wte.weight")]
+    ['layer_11', 'embed']
+    """
+    index = layer_index(name)
+    if index is not None:
+        return f"layer_{index}"
+    if "embed" in name or ".wte." in f".{name}" or ".wpe." in f".{name}":
+        return "embed"
+    parts = [p for p in name.split(".")[:-1] if p not in ("model", "transformer")]
+    return parts[0] if parts else name

@@ -6,6 +6,9 @@ intervals (``instruments.passk``), maj@k, the accuracy histogram, coverage sets,
 creation rate and the crossover k* (``instruments.coverage``), and the perplexity under
 the base of each model's samples, whole and by token class (``instruments.perplexity``).
 Every model is sampled with the same seed, so the models see the same random numbers.
+With ``null`` the base is drawn a second time with sampling seed + 1 on the same problems:
+that draw's creation rate is what sampling noise alone gives, so each tuned model's
+creation is read as its excess over it (``coverage.creation_excess``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from regimescope.instruments import passk as pk
 from regimescope.instruments import perplexity as ppl
 from regimescope.sampler.decode import Completion, SamplingConfig, sample
 from regimescope.store import write_bytes_atomic
-from regimescope.tasks.base import TOKEN_CLASSES, Example, Task, examples
+from regimescope.tasks.base import TOKEN_CLASSES, Example, Task, distinct_examples
 from regimescope.tasks.token_classes import token_class_ids
 
 PROMPT_TEMPLATE = "[BOS] + task prompt verbatim (regimescope.tasks.encode.encode_prompt)"
@@ -39,6 +42,7 @@ class PassKConfig:
     bootstrap: int = 2000  # bootstrap resamples over problems
     bootstrap_seed: int = 0  # seed of the bootstrap
     ppl_samples: int = 16  # samples per problem scored for perplexity under the base; 0 = off
+    null: bool = False  # also draw the base again with sampling seed + 1: creation's null
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,9 @@ class PassKResult:
     ks: list[int]  # the k grid reported
     models: list[ModelResult]  # base first
     crossover_k: int | None  # of the second model against the base
-    coverage: cov.Coverage  # solved sets, solved-only, creation rate
+    coverage: cov.Coverage  # solved sets, solved-only, creation rate, its null and mirror
     shown: list[dict] = field(default_factory=list)  # a few samples per model, for eyes
+    base_again: list[int] | None = None  # c per problem of the base's second draw (null)
 
 
 def check_inputs(task: Task, cfg: PassKConfig) -> list[int]:
@@ -177,12 +182,13 @@ def run_passk(
 ) -> PassKResult:
     """Run the experiment on ``models`` = [(name, model, tokenizer), ...], base first.
 
-    ``progress(k)`` gets the number of samples finished so far, over all models.
+    ``progress(k)`` gets the number of samples finished so far, over all models (and
+    the base's second draw last, with ``cfg.null``).
     """
     ks = check_inputs(task, cfg)
     check_models(models, cfg)
     base_name, base, base_tok = models[0]
-    items = examples(task, cfg.problems, cfg.split, cfg.data_seed)
+    items = distinct_examples(task, cfg.problems, cfg.split, cfg.data_seed)
     prompts = [e.prompt for e in items]
     results, counts, shown, base_ppl = [], {}, [], []
     for index, (name, model, tokenizer) in enumerate(models):
@@ -207,6 +213,11 @@ def run_passk(
             {"model": name, "prompt": p, "completion": row[0].text, "correct": c}
             for p, row, c in list(zip(prompts, outs, correct, strict=True))[:2]
         ]
+    base_again = None
+    if cfg.null:  # after every model, so the progress count runs on
+        offset = len(models) * len(prompts) * cfg.sampling.n
+        relay = (lambda k: progress(offset + k)) if progress is not None else None
+        base_again = _draw_again(base, base_tok, task, items, cfg, relay)
     return PassKResult(
         task=task.name,
         task_version=task.version,
@@ -216,9 +227,19 @@ def run_passk(
         ks=ks,
         models=results,
         crossover_k=results[1].crossover_k if len(results) > 1 else None,
-        coverage=cov.coverage(counts, cfg.sampling.n),
+        coverage=cov.coverage(counts, cfg.sampling.n, base_again),
         shown=shown,
+        base_again=base_again,
     )
+
+
+def _draw_again(base, tokenizer, task: Task, items: list[Example], cfg: PassKConfig, relay):
+    """c per problem of a second draw of the base with sampling seed + 1: the null of the
+    creation rate (``coverage.creation_excess``)."""
+    again = replace(cfg.sampling, seed=cfg.sampling.seed + 1)
+    outs = sample(base, tokenizer, [e.prompt for e in items], again, relay)
+    _, flags = _score(task, items, outs)
+    return [sum(row) for row in flags]
 
 
 def _extraction(task: Task) -> str:
@@ -269,10 +290,12 @@ def to_json(result: PassKResult) -> dict:
             "sampling": result.config.sampling.seed,
             "data": result.config.data_seed,
             "bootstrap": result.config.bootstrap_seed,
+            "null": result.config.sampling.seed + 1 if result.config.null else None,
         },
         "models": models,
         "crossover_k": result.crossover_k,
         "coverage": asdict(result.coverage),
+        "base_again": result.base_again,
         "shown": result.shown,
     }
 

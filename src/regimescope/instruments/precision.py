@@ -28,12 +28,16 @@ can stay inside a cell if w sits at the far side. If w lies uniformly within its
 P(invisible | |Δ|) = max(0, 1 − |Δ|/ulp), so half an ulp is the median break-even
 point. The measured share, 1 − changed_bf16 / changed_fp32, is the truth for the
 checkpoint at hand; the prediction says how much of it the update *sizes* explain.
+
+The panel streams checkpoint files in chunks (``diff.py``); ``changed_fractions`` gives the
+fp32 and bf16 fractions of a live model against a copy of its start, on the model's own
+device, for the training recorder.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +51,31 @@ SIGN_ONLY = np.int16(-32768)  # 0x8000: two bf16 bit patterns that differ in the
 def count(flags: np.ndarray) -> int:
     """Number of true (non-zero) elements, as a Python int."""
     return int(np.count_nonzero(flags))
+
+
+def changed_fractions(
+    start: Mapping[str, torch.Tensor], model: torch.nn.Module
+) -> dict[str, float]:
+    """Fraction of parameters that differ from the start: exact in fp32, and after casting
+    both to bf16 (``changed_fp32``, ``changed_bf16``); 1 - either is the update sparsity.
+
+    changed_fp32 = #{w != w0} / n and changed_bf16 = #{bf16(w) != bf16(w0)} / n over the
+    parameters named in ``start`` (name -> detached start copy), n their element count;
+    unit: fraction of parameters. bf16 keeps 8 significant bits, so an update smaller than
+    about |w| * 2^-8 rounds back to the same bf16 value: the bf16 figure is the one
+    checkpoints stored in bf16 show (Mukherjee et al. 2025, arXiv 2505.11711; the caveat of
+    arXiv 2509.04259 / 2602.03839). On finite weights the counts equal the panel's
+    (``tuned_panel``); on inf and NaN this compares values (an unchanged NaN counts as
+    changed, an unchanged inf does not), where the panel compares bits.
+    """
+    params = dict(model.named_parameters())
+    total = changed32 = changed16 = 0
+    for name, w0 in start.items():
+        w = params[name].detach()
+        total += w.numel()
+        changed32 += (w != w0).sum().item()
+        changed16 += (w.bfloat16() != w0.bfloat16()).sum().item()
+    return {"changed_fp32": changed32 / max(total, 1), "changed_bf16": changed16 / max(total, 1)}
 
 
 @dataclass(frozen=True)

@@ -37,15 +37,13 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from regimescope.instruments.entropy import entropy_by_class, token_entropy
+from regimescope.instruments.kl import kl_exact, masked_mean
 from regimescope.regimes.finetune import frozen_copy
-from regimescope.regimes.objectives import token_entropy
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,
-    entropy_by_class,
     grad_norm,
-    kl_exact,
-    masked_mean,
     probe_stats,
     should_log,
 )

@@ -12,6 +12,8 @@ as a function of tensors, with no model, sampler or optimizer in sight:
 
 Rewards are task rewards in [0, 1]; a sample is *correct* when its reward exceeds
 ``CORRECT`` (every task here rewards 0 or 1). Log-probabilities and entropies are in nats.
+The token entropy and the k3 KL estimate are measurements too, written once in
+``instruments.entropy`` and ``instruments.kl`` and used here.
 
 Notation for shapes: P prompts, n samples per prompt, B = P * n sequences, T positions,
 V vocabulary size.
@@ -20,6 +22,9 @@ V vocabulary size.
 from __future__ import annotations
 
 import torch
+
+from regimescope.instruments.entropy import token_entropy
+from regimescope.instruments.kl import kl_k3
 
 OBJECTIVES = ("reinforce", "grpo", "dr_grpo", "psr", "nsr", "w_reinforce", "hicra")
 LOSS_AGGREGATIONS = ("token_mean", "seq_mean", "constant")
@@ -110,26 +115,6 @@ def token_log_probs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """log pi(token_t) at each position: logits (B, T, V), tokens (B, T) -> (B, T), nats."""
     logp = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
     return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-
-
-def token_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """H_t = -sum_v pi_v log pi_v of the next-token distribution: (B, T, V) -> (B, T), nats."""
-    logp = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
-    return -(logp.exp() * logp).sum(dim=-1)
-
-
-def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    """Per-token k3 estimate of KL(pi || pi_ref) on tokens sampled from pi: (B, T) -> (B, T).
-
-    k3 = exp(d) - d - 1 with d = log pi_ref(y_t) - log pi(y_t); unbiased, always >= 0
-    (Schulman 2020, "Approximating KL Divergence", joschu.net/blog/kl-approx.html; the
-    estimator GRPO uses, arXiv 2402.03300 eq. 4). Unit: nats.
-
-    >>> kl_k3(torch.tensor([0.0]), torch.tensor([0.0]))
-    tensor([0.])
-    """
-    d = ref_logp - logp
-    return torch.exp(d) - d - 1.0
 
 
 def aggregate(

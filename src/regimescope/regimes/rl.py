@@ -58,6 +58,9 @@ import torch
 
 from regimescope.errors import BadInput, choose
 from regimescope.fingerprint import module_fingerprint
+from regimescope.instruments.entropy import entropy_by_class
+from regimescope.instruments.formats import format_stats
+from regimescope.instruments.kl import kl_exact, masked_mean
 from regimescope.regimes.common import (
     build_optimizer,
     resume,
@@ -91,10 +94,6 @@ from regimescope.regimes.objectives import (
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,
-    entropy_by_class,
-    format_stats,
-    kl_exact,
-    masked_mean,
     probe_stats,
     reward_stats,
     should_log,

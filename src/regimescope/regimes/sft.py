@@ -39,6 +39,8 @@ import torch
 
 from regimescope.errors import BadInput, choose
 from regimescope.fingerprint import module_fingerprint
+from regimescope.instruments.entropy import entropy_by_class, token_entropy
+from regimescope.instruments.kl import kl_exact, masked_mean
 from regimescope.regimes.common import (
     build_optimizer,
     collate,
@@ -62,13 +64,9 @@ from regimescope.regimes.finetune import (
     load_start,
     pin_start,
 )
-from regimescope.regimes.objectives import token_entropy
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,
-    entropy_by_class,
-    kl_exact,
-    masked_mean,
     probe_stats,
     should_log,
 )

@@ -49,6 +49,7 @@ class Study:
     setup: str  # the design in two sentences (organisms, tasks, regimes, instruments)
     scales: dict[str, Callable[[], Any]]  # scale name -> config factory (a frozen dataclass)
     run: Callable[[Any, StudyContext], Verdict]  # the experiment; returns the verdict
+    check: Callable[[Any], None] | None = None  # BadInput for a config it cannot run as asked
 
 
 @dataclass
@@ -95,9 +96,7 @@ def per_model_lines(
     return relay
 
 
-def study_config(
-    study: Study, scale: str, seeds: int | None = None, sets: list[str] | None = None
-):
+def study_config(study: Study, scale: str, seeds: int | None = None, sets: list[str] | None = None):
     """The study's config at ``scale``, with ``seeds`` training seeds if given and each
     ``name=value`` of ``sets`` applied (dotted for nested configs: ``rl.lr=1e-4``)."""
     choose("scale", scale, study.scales)
@@ -106,7 +105,10 @@ def study_config(
         if seeds < 1:
             raise BadInput(f"seeds must be a positive integer, got {seeds}")
         config = override(config, seeds=tuple(range(seeds)))
-    return apply_sets(config, sets)
+    config = apply_sets(config, sets)
+    if study.check is not None:
+        study.check(config)  # before any folder is opened: a refused --set leaves nothing
+    return config
 
 
 def design_departures(config: Any, design: Any, prefix: str = "") -> list[str]:

@@ -24,7 +24,9 @@ def latent_base(scale: str, seed: int = 0, task: str = "countdown") -> PretrainC
     (low greedy pass@1, but solved somewhere in many samples), so RL has something to
     surface and pass@k at large k has room above pass@1.
 
-    Calibrated on countdown, seed 0, the first 100 problems of the held-out test split,
+    Calibrated under countdown 1.0 (before the validation split took 10% of the train keys,
+    and before evaluations drew distinct problems), seed 0, the first 100 problems of the
+    held-out test split (65 distinct),
     temperature 1.0, 48 new tokens, n = 256 samples per problem (unbiased pass@k):
 
     | scale | organism | steps | greedy | pass@1 | pass@16 | pass@64 | pass@256 | unsolved |

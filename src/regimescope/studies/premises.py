@@ -51,7 +51,5 @@ def rl_premises(rise: Effect, pass1_gain: Effect) -> dict[str, Premise]:
     """The shared RL premises from the reward rise and the held-out pass@1 gain (RL − base)."""
     return {
         REWARD_ROSE: Premise(bool(rise.ci95[0] > 0), f"{rise.name} {fmt(rise)}"),
-        NOT_WORSE: Premise(
-            bool(pass1_gain.ci95[1] >= 0), f"{pass1_gain.name} {fmt(pass1_gain)}"
-        ),
+        NOT_WORSE: Premise(bool(pass1_gain.ci95[1] >= 0), f"{pass1_gain.name} {fmt(pass1_gain)}"),
     }

@@ -15,6 +15,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from regimescope.errors import BadInput
+
 TOKEN_CLASSES = ("plan", "exec", "format", "answer")
 
 
@@ -107,3 +109,30 @@ def token_classes(tokenizer, text: str, char_classes: tuple[str, ...]) -> list[s
 def examples(task: Task, n: int, split: str = "train", seed: int = 0, start: int = 0):
     """The list of examples ``start .. start + n - 1`` of a split."""
     return [task.example(i, split, seed) for i in range(start, start + n)]
+
+
+SCAN_PER_PROBLEM = 100  # indices scanned per distinct problem asked for before giving up
+
+
+def distinct_examples(task: Task, n: int, split: str = "test", seed: int = 0) -> list[Example]:
+    """The first ``n`` examples of a split's stream with distinct prompts.
+
+    A split's stream redraws until a key lands in it, so a small split repeats problems
+    (countdown's 140 test keys: the first 100 examples hold 65 distinct ones). An
+    evaluation scored on repeats counts one problem several times, and a bootstrap over
+    its "problems" is then too narrow; evaluations draw distinct problems instead.
+    BadInput when the split holds fewer than ``n`` distinct prompts within
+    ``SCAN_PER_PROBLEM * n`` indices.
+    """
+    found: dict[str, Example] = {}
+    for index in range(SCAN_PER_PROBLEM * n):
+        if len(found) == n:
+            break
+        example = task.example(index, split, seed)
+        found.setdefault(example.prompt, example)
+    if len(found) < n:
+        raise BadInput(
+            f"split {split!r} of task {getattr(task, 'name', '?')!r} holds {len(found)} distinct "
+            f"problems; ask for at most {len(found)}"
+        )
+    return list(found.values())

@@ -24,9 +24,15 @@ Token classes: the plan expression is ``plan``; the numbers and operators of the
 lines are ``exec``; ``plan ``, ``=``, newlines and ``ans `` are ``format``; the final
 number is ``answer``.
 
-Held-out split: the key is the sorted numbers and the target (``3 5 7->22``), so a
-problem is in one split whatever plan or order; ``test`` holds keys whose hash bucket
-falls in ``heldout_fraction``; each split's stream redraws until the key lands in it.
+Splits: the key is the sorted numbers and the target (``3 5 7->22``), so a problem is in
+one split whatever plan or order. A key's hash bucket (of 1000) decides its split: below
+``heldout_fraction`` it is ``test`` (for reporting; the same keys and stream as in version
+1.0), in the next ``validation_fraction`` it is ``validation`` (for choosing settings such
+as learning rates, never reported as a result), and ``train`` holds the rest (version 1.0's
+train less the validation keys). Each split's stream redraws until the key lands in it.
+The default space is small (about 1,660 keys: 140 test, about 150 validation), and a
+split's stream repeats keys, so evaluations draw distinct problems
+(``tasks.distinct_examples``).
 
 Parsing and reward: the first line starting ``plan `` gives the plan; the lines after it
 up to the first line starting ``ans `` are the steps; that line gives the answer; later
@@ -69,6 +75,7 @@ class CountdownConfig:
     max_value: int = 99  # target and every value along a gold plan lie in 0..max_value
     gold_plan: str = "canonical"  # "canonical" (first valid plan) or "sampled" (generating plan)
     heldout_fraction: float = 0.1  # share of problem keys (numbers + target) in the test split
+    validation_fraction: float = 0.1  # share of problem keys in the validation split
     check_steps: bool = False  # reward also requires the step lines to follow the plan
 
     def __post_init__(self):
@@ -79,6 +86,11 @@ class CountdownConfig:
         choose("gold_plan", self.gold_plan, ("canonical", "sampled"))
         if not 0 < self.heldout_fraction < 1:
             raise BadInput(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}")
+        if not 0 < self.validation_fraction < 1 - self.heldout_fraction:
+            raise BadInput(
+                f"validation_fraction must be in (0, 1 - heldout_fraction), "
+                f"got {self.validation_fraction}"
+            )
 
 
 def apply(a: int, op: str, b: int) -> int:
@@ -181,10 +193,11 @@ def steps_follow(plan: Plan, steps: list[str]) -> bool:
 
 
 class CountdownTask:
-    """Reach a target from a few numbers with + - * (left to right); splits train and test."""
+    """Reach a target from a few numbers with + - * (left to right); splits train,
+    validation and test."""
 
-    version = "1.0"
-    splits = ("train", "test")
+    version = "1.1"
+    splits = ("train", "validation", "test")
     formats = ()
 
     def __init__(self, config: CountdownConfig | None = None, name: str = "countdown"):
@@ -201,8 +214,8 @@ class CountdownTask:
         return plan
 
     def in_split(self, key: str, split: str) -> bool:
-        """Whether the problem with ``key`` belongs to ``split`` (test: its hash bucket)."""
-        return is_heldout(key, self.config.heldout_fraction) == (split == "test")
+        """Whether the problem with ``key`` belongs to ``split`` (by its hash bucket)."""
+        return key_split(key, self.config) == split
 
     def example(self, index: int, split: str = "train", seed: int = 0) -> Example:
         drawn = self.generating_plan(index, split, seed)
@@ -245,6 +258,16 @@ class CountdownTask:
 
     def classify_format(self, completion: str) -> str | None:
         return None
+
+
+def key_split(key: str, config: CountdownConfig) -> str:
+    """The split of a problem key: test below ``heldout_fraction`` of the hash buckets,
+    validation in the next ``validation_fraction``, train above."""
+    if is_heldout(key, config.heldout_fraction):
+        return "test"
+    if is_heldout(key, config.heldout_fraction + config.validation_fraction):
+        return "validation"
+    return "train"
 
 
 def problem_key(plan: Plan) -> str:
