@@ -25,8 +25,7 @@ from regimescope.studies.capability_origin import (
 )
 from regimescope.studies.capability_origin.analysis import cell_effects, decided_effects
 from regimescope.studies.premises import NOT_WORSE, REWARD_ROSE
-from regimescope.studies.rl_catalyst.analysis import paired_effect
-from regimescope.studies.stats import Resampled
+from regimescope.studies.stats import Resampled, paired_effect
 from regimescope.studies.verdict import Premise, effect, interval_rule
 
 

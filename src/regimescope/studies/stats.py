@@ -19,10 +19,12 @@ With one seed this is the ordinary bootstrap over problems.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from regimescope.studies.verdict import Effect, effect
 
 # A statistic of the picked cells: (seed indices (S,), problem indices (P,)) -> number.
 IndexStatistic = Callable[[np.ndarray, np.ndarray], float]
@@ -101,6 +103,25 @@ def hierarchical_bootstrap(
         lambda s, p: statistic(data[np.ix_(s, p)]), *data.shape, resamples, seed
     )
     return found.estimate, found.interval()
+
+
+def paired_effect(
+    name: str,
+    statistic: Callable[..., float],
+    arrays: Sequence[np.ndarray],
+    resamples: int,
+    unit: str = "fraction",
+    family: int = 1,
+) -> Effect:
+    """``statistic(*arrays)`` of (S, P) arrays measured on the same seeds and problems, with
+    its crossed interval: each resample picks the same (seed, problem) cells of every array."""
+    arrays = [np.asarray(a) for a in arrays]
+
+    def picked(seeds: np.ndarray, problems: np.ndarray) -> float:
+        return statistic(*(a[np.ix_(seeds, problems)] for a in arrays))
+
+    found = crossed_bootstrap(picked, *arrays[0].shape, resamples)
+    return effect(name, found, unit, family)
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -5,8 +5,7 @@ with the seed's sampling seed, and ``reference`` (S, P), the base's second, inde
 draw. Every interval is the crossed bootstrap of ``studies.stats`` (seeds and problems
 resampled jointly). Creation is decided on its excess over the base's own draw, counted
 on the problems the reference leaves unsolved; the raw rate, its null, the loss rate and
-the net coverage are shown beside it (the statistics are written once, in Study 2's
-``analysis``).
+the net coverage are shown beside it (``studies.creation``, shared with Study 2).
 """
 
 from __future__ import annotations
@@ -16,12 +15,8 @@ from functools import partial
 import numpy as np
 
 from regimescope.instruments import coverage as cov
-from regimescope.studies.rl_catalyst.analysis import (
-    excess_effects,
-    paired_effect,
-    reported_coverage,
-)
-from regimescope.studies.stats import bootstrap_mean
+from regimescope.studies.creation import excess_effects, reported_coverage
+from regimescope.studies.stats import bootstrap_mean, paired_effect
 from regimescope.studies.verdict import Effect, effect
 
 

@@ -15,121 +15,19 @@ reference is independent of both, so neither gets its noise for free. (Taking th
 draw as the reference and the second as the null would set an RL draw *coupled* to the
 reference against an independent null, which biases the excess downward.)
 
-``paired_effect``, ``excess_effects`` and ``reported_coverage`` are shared with Study 4
-(capability-origin): written once, here.
+The creation effects (``studies.creation``) are shared with Study 4 (capability-origin).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 
 from regimescope.instruments import coverage as cov
-from regimescope.studies.stats import bootstrap_mean, crossed_bootstrap
+from regimescope.studies.creation import excess_effects, reported_coverage
+from regimescope.studies.stats import bootstrap_mean, paired_effect
 from regimescope.studies.verdict import Effect, effect
-
-
-def paired_effect(
-    name: str,
-    statistic: Callable[..., float],
-    arrays: Sequence[np.ndarray],
-    resamples: int,
-    unit: str = "fraction",
-    family: int = 1,
-) -> Effect:
-    """``statistic(*arrays)`` of (S, P) arrays measured on the same seeds and problems, with
-    its crossed interval: each resample picks the same (seed, problem) cells of every array."""
-    arrays = [np.asarray(a) for a in arrays]
-
-    def picked(seeds: np.ndarray, problems: np.ndarray) -> float:
-        return statistic(*(a[np.ix_(seeds, problems)] for a in arrays))
-
-    found = crossed_bootstrap(picked, *arrays[0].shape, resamples)
-    return effect(name, found, unit, family)
-
-
-def excess_effects(
-    reference: np.ndarray,
-    base: np.ndarray,
-    tuned: np.ndarray,
-    resamples: int,
-    family: int = 1,
-    tag: str = "",
-) -> dict[str, Effect]:
-    """What a rule decides creation on, for (S, P) counts of an independent base draw
-    (``reference``), the base draw coupled with the tuned model (``base``) and the tuned
-    model: creation and the RL-only share, each minus the base's own draw's, built for a
-    verdict of ``family`` parts."""
-    arrays = (reference, base, tuned)
-    return {
-        "only_excess": paired_effect(
-            f"share of problems RL solves and the reference base draw never does, minus the "
-            f"same share of the base's own draw (noise){tag}",
-            cov.only_excess,
-            arrays,
-            resamples,
-            family=family,
-        ),
-        "creation_excess": paired_effect(
-            f"creation excess: creation rate of RL minus the base's own draw's{tag}",
-            cov.creation_excess,
-            arrays,
-            resamples,
-            family=family,
-        ),
-    }
-
-
-def reported_coverage(
-    reference: np.ndarray, base: np.ndarray, tuned: np.ndarray, resamples: int, tag: str = ""
-) -> dict[str, Effect]:
-    """Shown beside the excesses: the raw creation rate and its null, the mirror (loss rate
-    and its null) and the net coverage, with the counts of ``excess_effects``."""
-    return {
-        "creation": paired_effect(
-            f"creation rate of RL (reference-unsolved problems it solves){tag}",
-            cov.creation_rate,
-            (reference, tuned),
-            resamples,
-        ),
-        "creation_null": paired_effect(
-            f"creation rate of the base's own draw (the null){tag}",
-            cov.creation_rate,
-            (reference, base),
-            resamples,
-        ),
-        "loss": paired_effect(
-            f"loss rate of RL (reference-solved problems it never solves){tag}",
-            cov.loss_rate,
-            (reference, tuned),
-            resamples,
-        ),
-        "loss_null": paired_effect(
-            f"loss rate of the base's own draw (the null){tag}",
-            cov.loss_rate,
-            (reference, base),
-            resamples,
-        ),
-        "net_coverage": paired_effect(
-            f"net coverage, pass@n RL - base{tag}", cov.net_coverage, (base, tuned), resamples
-        ),
-    }
-
-
-def coverage_effects(
-    reference: np.ndarray,
-    base: np.ndarray,
-    tuned: np.ndarray,
-    resamples: int,
-    family: int = 1,
-    tag: str = "",
-) -> dict[str, Effect]:
-    """``excess_effects`` and ``reported_coverage`` together."""
-    return excess_effects(reference, base, tuned, resamples, family, tag) | reported_coverage(
-        reference, base, tuned, resamples, tag
-    )
 
 
 def decided_effects(

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from regimescope.instruments import coverage as cov
 from regimescope.instruments import passk as pk
-from regimescope.studies.rl_catalyst.analysis import coverage_effects
+from regimescope.studies.creation import coverage_effects
 from regimescope.studies.rl_catalyst.experiment import SeedRun
 from regimescope.studies.stats import bootstrap_mean
 from regimescope.studies.verdict import Effect, effects_frame
