@@ -291,3 +291,15 @@ def test_a_refused_set_leaves_no_folder_behind(store):
     with pytest.raises(BadInput, match="effect must be at most 1"):
         run_study(study, "quick", sets=["effect=2"])
     assert not (store / "study").exists() or not any((store / "study").iterdir())
+
+
+def test_study_set_on_the_command_line(store, monkeypatch, capsys):
+    from regimescope import studies
+    from regimescope.cli import main
+
+    monkeypatch.setattr(studies, "STUDIES", {"toy": TOY})
+    assert main(["study", "toy", "--set", "effect=0.02"]) == 0
+    assert "toy: inconclusive" in capsys.readouterr().out  # 0.02 is below the toy's 0.05
+    assert main(["study", "toy", "--set", "lr=1e-4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown config field 'lr'" in err and "Traceback" not in err
