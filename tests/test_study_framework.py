@@ -8,7 +8,7 @@ from regimescope.errors import BadInput
 from regimescope.report.collect import verdicts_by_scale
 from regimescope.studies import Effect, Study, run_study
 from regimescope.studies.base import per_model_lines
-from regimescope.studies.stats import hierarchical_bootstrap
+from regimescope.studies.stats import bootstrap_mean
 from regimescope.studies.verdict import Verdict, combine, equivalence_rule, interval_rule
 
 
@@ -53,7 +53,8 @@ def test_combine():
 def test_bootstrap_matches_known_spread():
     rng = np.random.default_rng(0)
     values = rng.normal(0.0, 1.0, size=(1, 400))  # one seed: ordinary bootstrap of the mean
-    est, (lo, hi) = hierarchical_bootstrap(values, resamples=2000)
+    found = bootstrap_mean(values, resamples=2000)
+    est, (lo, hi) = found.estimate, found.interval()
     se = values.std() / np.sqrt(400)
     assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.15)
     assert lo < est < hi
@@ -64,8 +65,8 @@ def test_bootstrap_widens_with_seed_variation():
     noise = rng.normal(0, 0.1, size=(4, 100))
     same = noise + 0.5
     shifted = noise + np.array([[0.2], [0.4], [0.6], [0.8]])  # seeds disagree
-    _, (lo1, hi1) = hierarchical_bootstrap(same)
-    _, (lo2, hi2) = hierarchical_bootstrap(shifted)
+    lo1, hi1 = bootstrap_mean(same).interval()
+    lo2, hi2 = bootstrap_mean(shifted).interval()
     assert (hi2 - lo2) > 5 * (hi1 - lo1)
 
 

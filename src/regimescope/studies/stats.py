@@ -83,28 +83,6 @@ def bootstrap_mean(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> 
     return Resampled(float(np.nanmean(data)), np.nanmean(picked, axis=(1, 2)))
 
 
-def hierarchical_bootstrap(
-    values: np.ndarray,
-    statistic: Callable[[np.ndarray], float] = np.mean,
-    resamples: int = 2000,
-    seed: int = 0,
-) -> tuple[float, tuple[float, float]]:
-    """Point estimate and 95% interval of ``statistic`` of a resampled (S, P) array,
-    resampled crossed (rows, then one shared column set). Kept for statistics written on
-    the whole array; new code uses ``crossed_bootstrap`` or ``bootstrap_mean``.
-
-    >>> est, (lo, hi) = hierarchical_bootstrap(np.ones((2, 5)))
-    >>> (est, lo, hi)
-    (1.0, 1.0, 1.0)
-    """
-    data = np.asarray(values, dtype=float)
-    data = data[None, :] if data.ndim == 1 else data  # (S, P)
-    found = crossed_bootstrap(
-        lambda s, p: statistic(data[np.ix_(s, p)]), *data.shape, resamples, seed
-    )
-    return found.estimate, found.interval()
-
-
 def paired_effect(
     name: str,
     statistic: Callable[..., float],
@@ -122,11 +100,3 @@ def paired_effect(
 
     found = crossed_bootstrap(picked, *arrays[0].shape, resamples)
     return effect(name, found, unit, family)
-
-
-def paired_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-(seed, problem) difference ``a - b`` of two measurements on the same problems."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"paired arrays differ in shape: {a.shape} vs {b.shape}")
-    return a - b
