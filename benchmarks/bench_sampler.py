@@ -3,6 +3,10 @@
 Run: .venv/bin/python benchmarks/bench_sampler.py [--presets micro small] [--ns 16 64 256]
      [--rows 512] [--batch 256] [--max-new-tokens 64] [--repeats 3] [--threads 1]
 
+``--presets`` also takes model folders (a real checkpoint: its prompts go through its chat
+template, as ``--chat-template auto`` does), and ``--batch 0`` gives both samplers the
+rows of the sampler's automatic batch (``auto_rows``), the default a user gets.
+
 Both samplers get the same organism (random init, seed 0), the same prompts (the first
 ``rows / n`` problems of the arithmetic test split, 43-67 characters), temperature 1,
 top-p 1, ``max_new_tokens`` and the same rows per call (``batch // n`` prompts times n
@@ -27,11 +31,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
-from regimescope.organisms import build_organism, preset
-from regimescope.sampler.decode import SamplingConfig, sample
+from regimescope.organisms import PRESETS, build_organism, load_model, preset
+from regimescope.sampler.decode import SamplingConfig, auto_rows, sample
 from regimescope.tasks import examples, get_task
 from regimescope.tasks.encode import encode_prompt
 
@@ -85,12 +90,40 @@ def timed(fn, *args) -> tuple[float, float]:
     return tokens / (time.process_time() - cpu), tokens / (time.perf_counter() - wall)
 
 
+def load(name: str):
+    """(model, tokenizer): an organism preset at random init (seed 0), or a model folder."""
+    if name in PRESETS:
+        return build_organism(preset(name), seed=0)
+    return load_model(name)
+
+
+def prompts_for(tokenizer, count: int) -> list[str]:
+    """The first ``count`` arithmetic test prompts, through the chat template when the
+    tokenizer has one (what ``--chat-template auto`` gives a real instruct model)."""
+    prompts = [e.prompt for e in examples(get_task("arithmetic"), count, "test")]
+    if getattr(tokenizer, "chat_template", None):
+        render = tokenizer.apply_chat_template
+        prompts = [
+            render([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+            for p in prompts
+        ]
+    return prompts
+
+
+def rows_per_call(model, tokenizer, prompts, args) -> int:
+    """``--batch``, or with 0 the sampler's automatic batch (``auto_rows``) for both."""
+    if args.batch:
+        return args.batch
+    longest = max(len(encode_prompt(tokenizer, p)) for p in prompts)
+    return auto_rows(model, longest + args.max_new_tokens)
+
+
 def bench(name: str, n: int, args, fixed: bool) -> dict:
     """Median tokens per CPU second of both samplers and their ratios over repeats."""
-    model, tokenizer = build_organism(preset(name), seed=0)
-    task = get_task("arithmetic")
-    prompts = [e.prompt for e in examples(task, max(1, args.rows // n), "test")]
-    call = (model, tokenizer, prompts, n, args.max_new_tokens, fixed, args.batch)
+    model, tokenizer = load(name)
+    prompts = prompts_for(tokenizer, max(1, args.rows // n))
+    batch = rows_per_call(model, tokenizer, prompts, args)
+    call = (model, tokenizer, prompts, n, args.max_new_tokens, fixed, batch)
     torch.manual_seed(0)
     run_ours(model, tokenizer, prompts[:1], n, 4, fixed)  # warm-up
     run_generate(model, tokenizer, prompts[:1], n, 4, fixed)
@@ -98,6 +131,7 @@ def bench(name: str, n: int, args, fixed: bool) -> dict:
     cpu = [a[0] / b[0] for a, b in pairs]  # per-repeat ratios, CPU time
     wall = [a[1] / b[1] for a, b in pairs]  # per-repeat ratios, wall clock
     return {
+        "batch": batch,
         "ours": statistics.median(a[0] for a, _ in pairs),
         "generate": statistics.median(b[0] for _, b in pairs),
         "ratio": statistics.median(cpu),
@@ -108,10 +142,14 @@ def bench(name: str, n: int, args, fixed: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["micro", "small"])
+    parser.add_argument(
+        "--presets", nargs="+", default=["micro", "small"], help="organism presets or model folders"
+    )
     parser.add_argument("--ns", nargs="+", type=int, default=[16, 64, 256])
     parser.add_argument("--rows", type=int, default=512, help="prompts x n per measurement")
-    parser.add_argument("--batch", type=int, default=256, help="rows decoded together, both")
+    parser.add_argument(
+        "--batch", type=int, default=256, help="rows decoded together, both (0 = auto_rows)"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
@@ -121,9 +159,10 @@ def main() -> None:
     settings = f"rows {args.rows}, batch {args.batch}, max_new_tokens {args.max_new_tokens}"
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {settings}")
     print(
-        "| preset | n | stop | ours tok/CPU-s | generate tok/CPU-s | ratio | range | wall ratio |"
+        "| model | n | stop | rows | ours tok/CPU-s | generate tok/CPU-s | ratio | range "
+        "| wall ratio |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.presets:
         for n in args.ns:
             for mode in args.modes:
@@ -131,7 +170,7 @@ def main() -> None:
                 lo, hi = r["spread"]
                 speeds = f"{r['ours']:,.0f} | {r['generate']:,.0f}"
                 ratios = f"{r['ratio']:.2f}x | {lo:.2f}-{hi:.2f} | {r['wall_ratio']:.2f}x"
-                cells = [name, n, mode, speeds, ratios]
+                cells = [Path(name).name, n, mode, r["batch"], speeds, ratios]
                 print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 

@@ -17,3 +17,15 @@ def store(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     monkeypatch.setenv("REGIMESCOPE_STORE", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def real_model():
+    """The folder of a real pretrained instruct model (SmolLM2-135M-Instruct, fp32
+    safetensors, BPE tokenizer with a chat template); see tests/real_model.py."""
+    from tests.real_model import real_model_dir
+
+    try:
+        return real_model_dir()
+    except RuntimeError as error:
+        pytest.fail(str(error))

@@ -96,3 +96,84 @@ def test_callback_does_not_change_the_training(tmp_path):
     )
     assert plain == watched
     assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 4
+
+
+class Sequences(torch.utils.data.Dataset):
+    """Countdown examples as plain token lists of varied length, for a standard collator."""
+
+    def __init__(self, tokenizer, n: int = 16):
+        task = get_task("countdown")
+        self.rows = [
+            {"input_ids": encode_example(tokenizer, task.example(i)).input_ids} for i in range(n)
+        ]
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+
+def collated_run(tmp_path, dataset, collator, config):
+    model, _ = build_organism(preset("nano"), seed=0)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "trainer"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=0,
+        remove_unused_columns=False,
+    )
+    callback = DynamicsCallback(tmp_path / "dyn", config)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=[callback]
+    )
+    trainer.train()
+    lines = (tmp_path / "dyn" / "metrics.jsonl").read_text().splitlines()
+    return callback, [json.loads(x) for x in lines]
+
+
+def test_callback_reads_the_standard_collators_batch_encoding(tmp_path):
+    from transformers import BatchEncoding, DataCollatorForLanguageModeling
+
+    _, tokenizer = build_organism(preset("nano"))
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    assert isinstance(collator([Sequences(tokenizer)[0]]), BatchEncoding)  # not a dict
+    callback, lines = collated_run(
+        tmp_path, Sequences(tokenizer), collator, RecorderConfig(every=1)
+    )
+    assert [x["step"] for x in lines] == [1, 2]
+    assert lines[-1]["kl_start"] > 0 and lines[-1]["entropy"] > 0
+    assert callback.ref is not None
+
+
+def test_callback_keeps_no_reference_copy_when_batches_hold_no_tokens(tmp_path, caplog):
+    def prompts_only(rows):  # TRL-style batches: prompts as text, no input_ids
+        return {"prompt": [str(r["input_ids"][:3]) for r in rows], "dummy": torch.zeros(len(rows))}
+
+    _, tokenizer = build_organism(preset("nano"))
+    callback = DynamicsCallback(tmp_path / "dyn", RecorderConfig(every=1))
+
+    class Loader:  # a dataloader whose batches a collator made without input_ids
+        def __iter__(self):
+            return iter([prompts_only([Sequences(tokenizer)[0]])])
+
+    model, _ = build_organism(preset("nano"), seed=0)
+    from transformers import TrainerControl, TrainerState
+
+    with caplog.at_level("WARNING"):
+        callback.on_train_begin(
+            None, TrainerState(), TrainerControl(), model=model, train_dataloader=Loader()
+        )
+    assert callback.ref is None
+    assert "no input_ids" in caplog.text
+
+
+def test_callback_refuses_a_probe_without_tokens(tmp_path):
+    with pytest.raises(ValueError, match="input_ids"):
+        DynamicsCallback(tmp_path, probe={"labels": torch.zeros(2, 3)})

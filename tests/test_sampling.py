@@ -166,6 +166,18 @@ def test_auto_rows_fits_the_kv_budget():
     assert rows == 8 and rows * 32 * 2 * 4096 * 64 * 4 <= KV_BUDGET_BYTES
 
 
+def test_auto_rows_counts_grouped_query_key_value_heads(real_model):
+    from transformers import AutoConfig
+
+    from regimescope.sampler.decode import KV_BUDGET_BYTES, auto_rows
+
+    config = AutoConfig.from_pretrained(real_model)  # SmolLM2-135M: 9 heads, 3 of them K/V
+    assert (config.num_attention_heads, config.num_key_value_heads) == (9, 3)
+    per_row = 30 * 2 * (3 * 64) * 136 * 4  # a third of the hidden size, 576
+    model = type("Model", (), {"config": config})
+    assert auto_rows(model, 136) == KV_BUDGET_BYTES // per_row == 85
+
+
 def test_auto_rows_on_a_gpu_uses_its_free_memory(monkeypatch):
     from types import SimpleNamespace
 

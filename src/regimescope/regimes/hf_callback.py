@@ -14,8 +14,10 @@ What it reads and when:
 - token statistics (entropy overall and per token class, exact KL to the starting model)
   on a fixed *probe batch*: the one given, else the first batch of the train dataloader
   (drawn with the global RNG forked, so the run's own data order is untouched), in eval
-  mode without gradients; a batch without ``input_ids`` (TRL's prompt-only batches) gets
-  none. Token classes come from a ``class_ids`` entry (-1 = none) when the batch has one;
+  mode without gradients. Any Mapping batch works (the standard collators return a
+  ``BatchEncoding``); a batch without ``input_ids`` (TRL's prompt-only batches) gets none,
+  says so once in the log, and then no frozen copy is kept. Token classes come from a
+  ``class_ids`` entry (-1 = none) when the batch has one;
 - ``grad_norm_clipped``: the gradient norm the optimizer sees, read just before its step,
   which is after the Trainer's own clipping to ``max_grad_norm``; the Trainer's pre-clip
   norm and anything else it logs on that step (loss, TRL's rewards) are merged in with a
@@ -25,13 +27,16 @@ What it reads and when:
 
 The callback never changes the training: with and without it, a seeded run gives the same
 losses. It keeps a copy of the start weights (``changed``) and a frozen copy of the start
-model (``kl``); switch those off in the config for very large models.
+model (``kl``, only when a probe batch with ``input_ids`` exists); switch those off in the
+config for very large models.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -49,6 +54,7 @@ from regimescope.regimes.recorder import (
 )
 
 IGNORE = -100
+LOG = logging.getLogger(__name__)
 
 
 def metrics_path(out: str | Path) -> Path:
@@ -58,12 +64,24 @@ def metrics_path(out: str | Path) -> Path:
 
 
 def first_batch(dataloader) -> dict | None:
-    """The first batch of a dataloader, drawn without advancing the global RNG."""
+    """The first batch of a dataloader, drawn without advancing the global RNG, as a plain
+    dict (collators return ``BatchEncoding``, a Mapping but not a dict); None when the
+    dataloader is missing or its batches are not mappings."""
     if dataloader is None:
         return None
     with torch.random.fork_rng(devices=[]):
         batch = next(iter(dataloader))
-    return batch if isinstance(batch, dict) else None
+    return as_probe(batch)
+
+
+def as_probe(batch) -> dict | None:
+    """A batch as a plain dict of its entries, or None when it is not a Mapping."""
+    return dict(batch.items()) if isinstance(batch, Mapping) else None
+
+
+def has_tokens(probe: dict | None) -> bool:
+    """Whether a probe batch can give token statistics (it holds ``input_ids``)."""
+    return probe is not None and "input_ids" in probe
 
 
 def probe_token_stats(model, ref, batch: dict, config: RecorderConfig) -> dict[str, float]:
@@ -93,17 +111,19 @@ class DynamicsCallback(TrainerCallback):
 
     ``out``: a folder (the lines go to ``metrics.jsonl`` inside) or a ``.jsonl`` file;
     ``config``: what to record and how often (``every`` counts optimizer steps);
-    ``probe``: a batch dict (``input_ids``, optional ``attention_mask``, ``labels``,
+    ``probe``: a batch mapping (``input_ids``, optional ``attention_mask``, ``labels``,
     ``class_ids``) for the token statistics; ``task``: a regimescope task for the
     held-out reward probe.
     """
 
     def __init__(
-        self, out, config: RecorderConfig | None = None, probe: dict | None = None, task=None
+        self, out, config: RecorderConfig | None = None, probe: Mapping | None = None, task=None
     ):
         self.path = metrics_path(out)
         self.config = config or RecorderConfig()
-        self.probe = probe
+        self.probe = None if probe is None else as_probe(probe)
+        if probe is not None and not has_tokens(self.probe):
+            raise ValueError("the probe batch must be a mapping with 'input_ids'")
         self.task = task
         self.recorder: Recorder | None = None
         self.ref = None
@@ -116,9 +136,15 @@ class DynamicsCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.recorder = Recorder(self.config, model)
-        self.ref = frozen_copy(model) if self.config.kl else None
         if self.probe is None:
             self.probe = first_batch(train_dataloader)
+        if not has_tokens(self.probe) and (self.config.kl or self.config.entropy):
+            LOG.warning(
+                "DynamicsCallback: the train batches hold no input_ids, so entropy and KL are "
+                "not recorded (pass probe= a batch with input_ids to record them)"
+            )
+        # the frozen start model costs a whole model's memory: keep it only if KL can be read
+        self.ref = frozen_copy(model) if self.config.kl and has_tokens(self.probe) else None
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         self.flush()
@@ -137,7 +163,7 @@ class DynamicsCallback(TrainerCallback):
             record["grad_norm_clipped"] = self.grad_norm
             self.grad_norm = None
         record |= self.recorder.weight_stats(model)
-        if self.probe is not None and "input_ids" in self.probe:
+        if has_tokens(self.probe):
             record |= probe_token_stats(model, self.ref, self.probe, self.config)
         if self.task is not None and processing_class is not None:
             tasks = {self.task.name: self.task}

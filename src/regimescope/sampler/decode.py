@@ -291,16 +291,28 @@ def auto_rows(model, sequence_length: int, device: torch.device | None = None) -
     """Rows per batch whose key/value cache fits the budget of ``device`` (``row_budget``;
     None = CPU), in [1, cap].
 
-    bytes per row = layers * 2 (K and V) * hidden size * sequence length * 4 (fp32); the
-    hidden size over-counts grouped-query models, which keeps the estimate safe. A tiny
+    bytes per row = layers * 2 (K and V) * key/value width * sequence length * 4 (fp32),
+    where the key/value width is ``kv_width`` (the hidden size without grouped-query
+    attention, a third of it for SmolLM2's 3 key/value heads of 9). A tiny
     organism gets the cap (CPU 1024: 2-5x the speed of ``generate``; GPU 16384: 15.7x a
     16-thread CPU on an H200, both in BENCHMARKS.md); a 7B model on a CPU gets a handful
     of rows. Samples do not depend on the batch (counter-based draws), only speed does.
     """
     config = model.config
     budget, cap = row_budget(device)
-    per_row = config.num_hidden_layers * 2 * config.hidden_size * max(1, sequence_length) * 4
+    per_row = config.num_hidden_layers * 2 * kv_width(config) * max(1, sequence_length) * 4
     return int(max(1, min(cap, budget // per_row)))
+
+
+def kv_width(config) -> int:
+    """Width of one token's keys (or values) in one layer: key/value heads * head size;
+    the hidden size when the config names neither (no grouped-query attention)."""
+    heads = getattr(config, "num_attention_heads", None)
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    if not heads or not kv_heads:
+        return config.hidden_size
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    return kv_heads * head_dim
 
 
 def _check(config: SamplingConfig, prompt_ids: list[list[int]]) -> None:
