@@ -68,3 +68,7 @@ def _convert(source: Path, out: Path) -> None:
     tokenizer.save_pretrained(partial)
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
+
+
+if __name__ == "__main__":  # `python tests/real_model.py`: convert once, print the folder
+    print(real_model_dir())

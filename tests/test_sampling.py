@@ -131,6 +131,35 @@ def test_inverse_cdf_never_picks_zero_weight():
     assert inverse_cdf(weights, u).tolist() == [1, 1, 1, 3, 3]
 
 
+def full_inverse_cdf(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The one-level reference: a float64 running sum over the whole vocabulary."""
+    cdf = weights.double().cumsum(dim=-1)
+    target = (u * cdf[:, -1]).unsqueeze(-1)
+    return torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp(max=weights.shape[1] - 1)
+
+
+@pytest.mark.parametrize("vocab", [7, 1000, 49152, 50257])
+def test_two_level_inverse_cdf_draws_what_the_full_running_sum_draws(vocab):
+    g = torch.Generator().manual_seed(vocab)
+    probs = torch.softmax(torch.randn(512, vocab, generator=g) * 3, dim=-1)
+    for weights in (probs, top_p_filter(probs, 0.9)):
+        u = torch.rand(512, generator=g, dtype=torch.float64)
+        tokens = inverse_cdf(weights, u)
+        assert torch.equal(tokens, full_inverse_cdf(weights, u))
+        assert bool((weights.gather(1, tokens[:, None]) > 0).all())
+
+
+def test_a_draw_past_a_blocks_rounded_mass_takes_its_last_nonzero_token():
+    ulp = 2.0**-23  # float32 spacing at 1
+    weights = torch.zeros(2, 600)
+    weights[:, 0], weights[:, 1], weights[:, 300] = 1.0, 0.625 * ulp, 1.0
+    # block 0's float32 mass rounds up to 1 + ulp, its exact running sum ends at 1 + 0.625 ulp
+    assert float(weights[0, :256].sum()) == 1 + ulp
+    total = 2 + ulp
+    u = torch.tensor([0.5 / total, (1 + 0.8 * ulp) / total], dtype=torch.float64)
+    assert inverse_cdf(weights, u).tolist() == [0, 1]  # past the rounding: the last nonzero
+
+
 def test_plan_batches_covers_every_row_once():
     batches = plan_batches([5, 2, 9], n=7, batch_size=4)
     assert all(sum(c.count for c in b) <= 4 for b in batches)

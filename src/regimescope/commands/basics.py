@@ -18,6 +18,14 @@ Store = Annotated[
     str | None,
     typer.Option("--store", help="Run store root (default ./runs or $REGIMESCOPE_STORE)."),
 ]
+TaskName = typer.Option(help="Task name, or the path of a .jsonl file of problems.")
+ChatTemplate = Annotated[
+    str,
+    typer.Option(
+        "--chat-template",
+        help="auto: use the tokenizer's chat template when it has one; on: require it; off.",
+    ),
+]
 
 
 def organisms() -> None:
@@ -94,25 +102,32 @@ def resolve_model(path: str) -> Path:
 
 def sample(
     model: Annotated[str, typer.Argument(help="Model folder (or a run folder).")],
-    task: Annotated[str, typer.Option(help="Task whose prompts to complete.")],
+    task: Annotated[str, TaskName],
     split: Annotated[str, typer.Option(help="Split to draw prompts from.")] = "test",
-    problems: Annotated[int, typer.Option(help="Number of prompts.")] = 3,
+    problems: Annotated[
+        int | None, typer.Option(help="Number of prompts (default 3, or all of a smaller file's).")
+    ] = None,
     n: Annotated[int, typer.Option(help="Completions per prompt.")] = 4,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 1.0,
     top_p: Annotated[float, typer.Option(help="Nucleus mass (1 = off).")] = 1.0,
     max_tokens: Annotated[int, typer.Option(help="Max new tokens per completion.")] = 96,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    chat_template: ChatTemplate = "auto",
 ) -> None:
-    """Sample completions for a task's prompts and show each with its reward."""
+    """Sample completions for a task's prompts; show each with its reward and parsed answer."""
     from regimescope.organisms import load_model
     from regimescope.sampler.decode import sample as draw
     from regimescope.tasks import get_task
     from regimescope.tasks.base import examples
+    from regimescope.tasks.chat import check_mode, with_chat_template
 
     the_task = get_task(task)
+    check_mode(chat_template)
+    problems = default_problems(the_task, problems, 3)
     check_sampling(problems, n, temperature, top_p, max_tokens, the_task, split)
     net, tokenizer = load_model(resolve_model(model), device=device)
+    the_task = with_chat_template(the_task, tokenizer, chat_template)
     cfg = sampling_config(n, temperature, top_p, max_tokens, seed)
     items = examples(the_task, problems, split)
     outputs = draw(net, tokenizer, [e.prompt for e in items], cfg)
@@ -120,8 +135,9 @@ def sample(
         OUT.rule(f"{task}/{split} #{e.index}")
         OUT.print(e.prompt, markup=False, highlight=False)
         for c in outs:
+            verdict = the_task.verify(e, c.text)
             OUT.print(
-                f"[{the_task.verify(e, c.text).reward:.0f}] {c.text!r}",
+                f"[{verdict.reward:.0f}] {c.text!r} -> answer {verdict.answer!r}",
                 markup=False,
                 highlight=False,
             )
@@ -137,6 +153,16 @@ def check_sampling(problems, n, temperature, top_p, max_tokens, task=None, split
         raise BadInput(
             f"task {task.name!r} has no split {split!r}; choose from: {', '.join(task.splits)}"
         )
+    size = getattr(task, "size", None)  # a JSONL task's number of problems
+    if size is not None and problems > size:
+        raise BadInput(f"task {task.name!r} holds {size} problems; ask for at most {size}")
+
+
+def default_problems(task, problems: int | None, default: int = 200) -> int:
+    """``problems`` as given, else ``default`` capped at the size of a JSONL task."""
+    if problems is not None:
+        return problems
+    return min(default, getattr(task, "size", None) or default)
 
 
 def sampling_config(n, temperature, top_p, max_tokens, seed):
@@ -149,9 +175,11 @@ def sampling_config(n, temperature, top_p, max_tokens, seed):
 
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model folder (or a run folder).")],
-    task: Annotated[str, typer.Option(help="Task to evaluate on.")],
+    task: Annotated[str, TaskName],
     split: Annotated[str, typer.Option(help="Split (held-out by default).")] = "test",
-    problems: Annotated[int, typer.Option(help="Number of problems.")] = 200,
+    problems: Annotated[
+        int | None, typer.Option(help="Number of problems (default 200, or all of a file's).")
+    ] = None,
     n: Annotated[int, typer.Option(help="Samples per problem (1 with greedy).")] = 1,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
     top_p: Annotated[float, typer.Option(help="Nucleus mass (1 = off).")] = 1.0,
@@ -161,6 +189,7 @@ def evaluate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full result here.")
     ] = None,
+    chat_template: ChatTemplate = "auto",
 ) -> None:
     """Greedy or sampled accuracy on a task's split, with a 95% bootstrap interval."""
     from dataclasses import asdict
@@ -169,10 +198,14 @@ def evaluate(
     from regimescope.organisms import load_model
     from regimescope.store import write_json_atomic
     from regimescope.tasks import get_task
+    from regimescope.tasks.chat import check_mode, with_chat_template
 
     the_task = get_task(task)
+    check_mode(chat_template)
+    problems = default_problems(the_task, problems)
     check_sampling(problems, n, temperature, top_p, max_tokens, the_task, split)
     net, tokenizer = load_model(resolve_model(model), device=device)
+    the_task = with_chat_template(the_task, tokenizer, chat_template)
     cfg = sampling_config(n, temperature, top_p, max_tokens, seed)
     with progress_bar(f"eval {task}/{split}", problems * n) as advance:
         report = measure(net, tokenizer, the_task, split, problems, cfg, progress=advance)

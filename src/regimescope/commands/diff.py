@@ -44,11 +44,21 @@ def diff(
     ] = None,
     atol: Annotated[str, typer.Option(help="Comma-separated |Δ| tolerances.")] = TOLERANCES,
     rank: Annotated[
-        str, typer.Option(help="Rank figures of 2-D updates: exact, randomized, none.")
-    ] = "exact",
+        str,
+        typer.Option(
+            help="Rank figures of 2-D updates: auto (exact SVD on matrices whose smaller side "
+            "is <= 128, skipped on larger ones, which take ~1 s each at 2048x2048), exact "
+            "(every matrix; minutes on a 1 GB checkpoint), randomized (estimates above "
+            "--rank-exact-max), none. The output says which matrices got which."
+        ),
+    ] = "auto",
     rank_exact_max: Annotated[
-        int, typer.Option(help="randomized: smaller side up to which SVD stays exact.")
-    ] = 1024,
+        int | None,
+        typer.Option(
+            help="Smaller side up to which the SVD is exact: auto skips larger matrices "
+            "(default 128), randomized estimates them (default 1024)."
+        ),
+    ] = None,
     rank_sketch: Annotated[int, typer.Option(help="randomized: singular values estimated.")] = 256,
     top_r: Annotated[int, typer.Option(help="r of the top-r energy share.")] = 1,
     workers: Annotated[
@@ -61,13 +71,21 @@ def diff(
         bool, typer.Option("--allow-pickle", help="Accept .bin/.pt (torch.load weights_only=True).")
     ] = False,
 ) -> None:
-    """Compare checkpoints tensor by tensor: changed in fp32, in bf16, beyond tolerances, rank."""
+    """Compare checkpoints tensor by tensor: changed in fp32, in bf16, beyond tolerances, rank.
+
+    When base and tuned are stored in different dtypes (an fp32 base, a bf16 release), a
+    headline says so and counts what changed beyond casting the base to the tuned's dtype.
+    Rank figures are exact on small matrices and skipped on large ones by default
+    (--rank exact for all).
+    """
     from regimescope.commands.diff_output import check_outputs, render, write_outputs
     from regimescope.instruments.diff import DiffConfig, diff_checkpoints
     from regimescope.instruments.rank import RankConfig
 
     check_outputs([json_path, parquet, plot])
-    rank_config = RankConfig(method=rank, exact_max=rank_exact_max, sketch=rank_sketch, top_r=top_r)
+    given = rank_exact_max is not None
+    limits = {"auto_max": rank_exact_max, "exact_max": rank_exact_max} if given else {}
+    rank_config = RankConfig(method=rank, sketch=rank_sketch, top_r=top_r, **limits)
     config = DiffConfig(tolerances=parse_tolerances(atol), rank=rank_config, workers=workers)
     stderr = Console(stderr=True)
     columns = (

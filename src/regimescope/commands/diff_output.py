@@ -14,11 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from regimescope.errors import BadInput
 from regimescope.instruments.diff import DiffResult
 from regimescope.instruments.diff_summary import (
+    cast_summary,
     groups,
     panel,
     result_dict,
@@ -111,16 +113,11 @@ def _caption(result: DiffResult, index: int) -> str:
     """What the columns mean, how ranks were taken, and the frozen embedding rows."""
     total = panel(result.runs[index].tensors, result.config.tolerances)
     rank = result.config.rank
-    method = {
-        "none": "rank figures off",
-        "exact": "rank: exact SVD",
-        "randomized": f"rank: randomized (top {rank.sketch}, {rank.power_iters} power iterations) "
-        f"for matrices with smaller side > {rank.exact_max}, exact below",
-    }[rank.method]
     lines = [
         "fractions of parameters changed; inv = share of fp32 changes bf16 does not show "
         "(pred: |Δ| < ½ bf16 ulp of w; meas: bf16 view)",
-        f"{method}; rank, srank (stable rank), top-{rank.top_r} (energy share): matrix means",
+        f"{rank_line(result, index)}; rank, srank (stable rank), top-{rank.top_r} (energy "
+        "share): matrix means",
     ]
     if total["embedding_rows"]:
         without = total["without_frozen_rows"]
@@ -129,9 +126,58 @@ def _caption(result: DiffResult, index: int) -> str:
             f"{total['embedding_rows']:,}; without them: fp32 {pct(without['changed_fp32'])}, "
             f"bf16 {pct(without['changed_bf16'])}"
         )
+    if "changed_beyond_cast" in total:
+        lines.append(
+            f"changed beyond the cast to the tuned's dtype: {pct(total['changed_beyond_cast'])}"
+        )
     if total["nonfinite"]:
         lines.append(f"non-finite weights (inf/NaN), counted as changed: {total['nonfinite']:,}")
     return "\n".join(lines)
+
+
+def rank_line(result: DiffResult, index: int) -> str:
+    """Which matrices got which rank method, and how to ask for the rest."""
+    rank, tensors = result.config.rank, result.runs[index].tensors
+    exact = sum(1 for t in tensors if t.rank is not None and t.rank.method == "exact")
+    estimated = sum(1 for t in tensors if t.rank is not None and t.rank.method == "randomized")
+    skipped = sum(t.rank_skipped for t in tensors)
+    if rank.method == "none":
+        return "rank figures off"
+    if rank.method == "exact":
+        return f"rank: exact SVD on all {exact} matrices"
+    if rank.method == "randomized":
+        return (
+            f"rank: randomized (top {rank.sketch}, {rank.power_iters} power iterations) on "
+            f"{estimated} matrices with smaller side > {rank.exact_max}, exact SVD on {exact}"
+        )
+    text = f"rank (auto): exact SVD on {exact} matrices with smaller side <= {rank.auto_max}"
+    if skipped:
+        text += f", skipped on {skipped} larger ones (--rank exact or --rank randomized for them)"
+    return text
+
+
+def cast_headline(result: DiffResult, index: int) -> str | None:
+    """One warning line when base and tuned are stored in different dtypes, else None."""
+    cast = cast_summary(result.runs[index])
+    if cast is None:
+        return None
+    params = sum(t.counts.params for t in result.runs[index].tensors)
+    dtypes = ", ".join(cast["dtypes"])
+    head = (
+        f"dtypes differ (base->tuned {dtypes}, {cast['tensors']} of {cast['of_tensors']} "
+        "tensors): the fp32 and bf16 columns include the cast. "
+    )
+    by_cast = pct(cast["changed_fp32_by_cast"] / params if params else math.nan)
+    if cast["nothing_beyond_cast"]:
+        return head + (
+            f"Nothing changed beyond the cast (compared in the tuned's dtype): the fp32 "
+            f"view's {by_cast} is the cast alone, not training."
+        )
+    return head + (
+        f"Changed beyond the cast (compared in the tuned's dtype): "
+        f"{pct(cast['changed_beyond_cast_fraction'])} ({cast['changed_beyond_cast']:,} "
+        f"parameters); the cast alone accounts for {by_cast} of the fp32 view."
+    )
 
 
 def overlap_table(result: DiffResult) -> Table:
@@ -189,6 +235,7 @@ def tensors_table(result: DiffResult, index: int) -> Table:
     for t in result.runs[index].tensors:
         e = tensor_entry(t, tolerances)
         rank = pct(e["rank_fraction"]) if e["rank"] is not None else "-"
+        rank = "skipped" if e["rank_method"] == "skipped" else rank
         table.add_row(
             e["name"],
             e["kind"],
@@ -210,6 +257,9 @@ def render(result: DiffResult, console: Console, show_tensors: bool = False) -> 
     for index in range(len(result.runs)):
         if show_tensors:
             console.print(tensors_table(result, index))
+        headline = cast_headline(result, index)
+        if headline is not None:  # before the table: the cast must not be read as training
+            console.print(f"[bold yellow]{escape(headline)}[/]")
         console.print(run_table(result, index))
     if result.overlap:
         console.print(overlap_table(result))

@@ -32,10 +32,14 @@ def passk(
     model: Annotated[
         list[str], typer.Option("--model", help="Model folder (or run folder); repeat, base first.")
     ],
-    task: Annotated[str, typer.Option(help="Task with a verifier.")],
+    task: Annotated[
+        str, typer.Option(help="Task with a verifier, or the path of a .jsonl file of problems.")
+    ],
     split: Annotated[str, typer.Option(help="Split the problems come from.")] = "test",
     n: Annotated[int, typer.Option(help="Samples per problem.")] = 256,
-    problems: Annotated[int, typer.Option(help="Number of problems.")] = 200,
+    problems: Annotated[
+        int | None, typer.Option(help="Number of problems (default 200, or all of a file's).")
+    ] = None,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 1.0,
     top_p: Annotated[float, typer.Option(help="Nucleus mass (1 = off).")] = 1.0,
     max_tokens: Annotated[int, typer.Option(help="Max new tokens per sample.")] = 96,
@@ -61,9 +65,16 @@ def passk(
     plot: Annotated[
         Path | None, typer.Option(help="Draw pass@k curves with 95% CIs to a PNG.")
     ] = None,
+    chat_template: Annotated[
+        str,
+        typer.Option(
+            "--chat-template",
+            help="auto: use the base tokenizer's chat template when it has one; on; off.",
+        ),
+    ] = "auto",
 ) -> None:
     """Unbiased pass@k with bootstrap CIs, maj@k, coverage, creation rate and crossover k*."""
-    from regimescope.commands.basics import resolve_model
+    from regimescope.commands.basics import default_problems, resolve_model
     from regimescope.instruments.passk_run import (
         PassKConfig,
         check_inputs,
@@ -77,8 +88,11 @@ def passk(
     from regimescope.sampler.decode import SamplingConfig
     from regimescope.store import write_json_atomic
     from regimescope.tasks import get_task
+    from regimescope.tasks.chat import check_mode
 
     the_task = get_task(task)
+    check_mode(chat_template)
+    problems = default_problems(the_task, problems)
     sampling = SamplingConfig(
         n=n,
         temperature=temperature,
@@ -95,6 +109,7 @@ def passk(
         for name, path in zip(unique_names(model), model, strict=True)
     ]
     check_models(loaded, cfg)
+    the_task = _chat(the_task, loaded, chat_template)
     draws = len(model) + (1 if null else 0)  # the base's second draw comes last
     with progress_bar(f"passk {task}/{split}", draws * problems * n) as advance:
         result = run_passk(loaded, the_task, cfg, progress=advance)
@@ -103,6 +118,24 @@ def passk(
         write_json_atomic(json_out, to_json(result))
     if plot is not None:
         plot_curves(result, plot)
+
+
+def _chat(task, loaded, mode: str):
+    """The task through the base's chat template (``tasks.chat``); one rendering serves
+    every model, so BadInput when a later model's template differs from the base's."""
+    from regimescope.errors import BadInput
+    from regimescope.tasks.chat import ChatTask, with_chat_template
+
+    wrapped = with_chat_template(task, loaded[0][2], mode)
+    if isinstance(wrapped, ChatTask):
+        base = loaded[0][2].chat_template
+        for name, _, tokenizer in loaded[1:]:
+            if getattr(tokenizer, "chat_template", None) != base:
+                raise BadInput(
+                    f"--chat-template: {name}'s chat template differs from the base's; compare "
+                    "models of one family, or use --chat-template off"
+                )
+    return wrapped
 
 
 def _check_sampling(sampling) -> None:
@@ -179,6 +212,10 @@ def _print_classes(models) -> None:
     """PPL under the base by token class (tokens scored), when the task labels classes."""
     classes = sorted({c for m in models for c in (m.ppl_by_class or {})})
     if not classes:
+        notes = {m.name: getattr(m, "ppl_by_class_note", "") for m in models}
+        for name, note in notes.items():
+            if note:
+                OUT.print(f"PPL under the base by token class, {name}: none: {note}")
         return
     table = Table("model", *classes, title="PPL under the base by token class (tokens)")
     for m in models:

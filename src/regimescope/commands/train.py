@@ -6,7 +6,9 @@ The common knobs are options; every other config field is reachable by name with
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +28,37 @@ Order = Annotated[str, typer.Option(help="Curriculum of several tasks: sequence 
 Sets = Annotated[
     list[str] | None, typer.Option("--set", help="Override any config field: name=value.")
 ]
+KeepOptimizer = Annotated[
+    bool,
+    typer.Option(
+        "--keep-optimizer",
+        help="Keep the optimizer state of the finished run (2x the model; dropped by default).",
+    ),
+]
+
+
+def lr_option(small: float, large: float) -> object:
+    """The --lr option: unset means by the start model's size (``regimes.finetune.
+    default_lr``, whose table these numbers repeat; a test keeps the two equal)."""
+    return typer.Option(
+        help=f"Peak learning rate (default by start-model size: {small:g} under 10M "
+        f"parameters, the organisms; {large:g} from 10M, pretrained models)."
+    )
+
+
+@contextlib.contextmanager
+def bar_from_first_step(description: str, total: int) -> Iterator[Callable[[int, str], None]]:
+    """Yield ``advance_to(done, info)``; the progress bar appears at the first step, so a
+    start model that fails to load is refused in one line with no bar drawn above it."""
+    with contextlib.ExitStack() as stack:
+        shown: list[Callable[[int, str], None]] = []
+
+        def advance_to(done: int, info: str = "") -> None:
+            if not shown:
+                shown.append(stack.enter_context(progress_bar(description, total)))
+            shown[0](done, info)
+
+        yield advance_to
 
 
 def check_out(out: Path | None) -> None:
@@ -54,13 +87,14 @@ def rl(
     steps: Annotated[int, typer.Option(help="RL steps.")] = 100,
     prompts: Annotated[int, typer.Option(help="Prompts per step.")] = 8,
     samples: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-4,
+    lr: Annotated[float | None, lr_option(3e-4, 1e-6)] = None,
     kl: Annotated[float, typer.Option(help="KL-to-start coefficient.")] = 0.0,
     max_tokens: Annotated[int, typer.Option(help="Max new tokens per rollout.")] = 64,
     log_every: Annotated[int, typer.Option(help="One metrics line every N steps.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed for prompts and rollouts.")] = 0,
     sets: Sets = None,
     out: Annotated[Path | None, typer.Option(help="Also copy the final model folder here.")] = None,
+    keep_optimizer: KeepOptimizer = False,
     store: Store = None,
 ) -> None:
     """RL from a verifier reward with the chosen objective; reuses or resumes the same run."""
@@ -76,7 +110,7 @@ def rl(
         steps=steps,
         prompts_per_step=prompts,
         samples_per_prompt=samples,
-        lr=lr,
+        lr=0.0 if lr is None else lr,
         kl_coef=kl,
         max_new_tokens=max_tokens,
         seed=seed,
@@ -84,9 +118,12 @@ def rl(
     )
     cfg = resolve(apply_sets(cfg, sets))
     check_out(out)
-    with progress_bar(f"rl {objective} {'+'.join(task)}", cfg.steps) as advance:
+    with bar_from_first_step(f"rl {objective} {'+'.join(task)}", cfg.steps) as advance:
         run = run_rl(
-            cfg, store, on_step=lambda s, r: advance(s, f"reward {r.get('reward', 0):.2f}")
+            cfg,
+            store,
+            on_step=lambda s, r: advance(s, f"reward {r.get('reward', 0):.2f}"),
+            keep_optimizer=keep_optimizer,
         )
     report(run, out, ("reward", "accuracy", "kl_start"))
 
@@ -104,12 +141,13 @@ def sft(
     rounds: Annotated[int, typer.Option(help="data=self: expert-iteration rounds.")] = 1,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 200,
     batch_size: Annotated[int, typer.Option(help="Sequences per step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+    lr: Annotated[float | None, lr_option(1e-3, 1e-5)] = None,
     log_every: Annotated[int, typer.Option(help="One metrics line every N steps.")] = 10,
     probe: Annotated[int, typer.Option(help="Held-out prompts scored at each logged step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed for data and samples.")] = 0,
     sets: Sets = None,
     out: Annotated[Path | None, typer.Option(help="Also copy the final model folder here.")] = None,
+    keep_optimizer: KeepOptimizer = False,
     store: Store = None,
 ) -> None:
     """Supervised fine-tuning (gold, perturbed instructions, or self-SFT); reuses or resumes."""
@@ -126,12 +164,17 @@ def sft(
         rounds=rounds,
         steps=steps,
         batch_size=batch_size,
-        lr=lr,
+        lr=0.0 if lr is None else lr,
         seed=seed,
         recorder=RecorderConfig(every=log_every, probe_problems=probe),
     )
     cfg = resolve(apply_sets(cfg, sets))
     check_out(out)
-    with progress_bar(f"sft {data} {'+'.join(task)}", cfg.steps) as advance:
-        run = run_sft(cfg, store, on_step=lambda s, r: advance(s, f"loss {r.get('loss', 0):.3f}"))
+    with bar_from_first_step(f"sft {data} {'+'.join(task)}", cfg.steps) as advance:
+        run = run_sft(
+            cfg,
+            store,
+            on_step=lambda s, r: advance(s, f"loss {r.get('loss', 0):.3f}"),
+            keep_optimizer=keep_optimizer,
+        )
     report(run, out, ("loss", "probe/accuracy", "kl_start"))

@@ -33,7 +33,7 @@ class AccuracyReport:
     format_shares: dict[str, float] = field(default_factory=dict)  # share of completions per format
     shown: list[dict] = field(
         default_factory=list, repr=False
-    )  # a few (prompt, completion, reward)
+    )  # the first 5 problems: prompt, first completion, its parsed answer, gold, reward
 
 
 def bootstrap_mean_ci(values, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -72,15 +72,15 @@ def evaluate(
     sampling = sampling or SamplingConfig(temperature=0.0)
     items = distinct_examples(task, problems, split, data_seed)
     outputs = sample(model, tokenizer, [e.prompt for e in items], sampling, progress)
-    rewards = [
-        [task.verify(e, c.text).reward for c in outs]
-        for e, outs in zip(items, outputs, strict=True)
+    scores = [
+        [task.verify(e, c.text) for c in outs] for e, outs in zip(items, outputs, strict=True)
     ]
-    per_problem = [float(np.mean(r)) for r in rewards]
+    per_problem = [float(np.mean([s.reward for s in row])) for row in scores]
     texts = [c.text for outs in outputs for c in outs]
     shown = [
-        {"prompt": e.prompt, "completion": outs[0].text, "reward": r[0]}
-        for e, outs, r in list(zip(items, outputs, rewards, strict=True))[:5]
+        {"prompt": e.prompt, "completion": outs[0].text, "answer": row[0].answer}
+        | {"gold": e.answer, "reward": row[0].reward}
+        for e, outs, row in list(zip(items, outputs, scores, strict=True))[:5]
     ]
     return AccuracyReport(
         task=task.name,

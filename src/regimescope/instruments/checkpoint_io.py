@@ -18,6 +18,10 @@ checkpoint size.
 Every file is validated when opened, before anything is computed: header length, JSON,
 dtypes, shapes against byte sizes, and contiguous offsets that end exactly at the end
 of the file. A truncated or corrupt file is a ``BadInput`` naming the file.
+
+Safetensors are read and converted with numpy alone (BF16 by a 16-bit shift, F16 and F64
+by numpy's IEEE casts), so a diff never imports torch unless it needs it: for pickle
+checkpoints, fp8 tensors, or rank figures. Importing torch costs about 2 s and 220 MB.
 """
 
 from __future__ import annotations
@@ -33,30 +37,59 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from regimescope.errors import BadInput
 
-# safetensors dtype code -> torch dtype; the floating ones are compared, the rest skipped
-DTYPES = {
-    "F64": torch.float64,
-    "F32": torch.float32,
-    "F16": torch.float16,
-    "BF16": torch.bfloat16,
-    "F8_E4M3": torch.float8_e4m3fn,
-    "F8_E5M2": torch.float8_e5m2,
-    "I64": torch.int64,
-    "I32": torch.int32,
-    "I16": torch.int16,
-    "I8": torch.int8,
-    "U64": torch.uint64,
-    "U32": torch.uint32,
-    "U16": torch.uint16,
-    "U8": torch.uint8,
-    "BOOL": torch.bool,
+# safetensors dtype code -> bytes per element; the floating ones are compared, the rest skipped
+ITEMSIZE = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U64": 8,
+    "U32": 4,
+    "U16": 2,
+    "U8": 1,
+    "BOOL": 1,
 }
+DTYPES = ITEMSIZE  # the accepted codes (kept under its old name)
 FLOAT_CODES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
-CODE_OF = {dtype: code for code, dtype in DTYPES.items()}
+
+
+def torch_dtype(code: str):
+    """The torch dtype of a safetensors code (imports torch: pickle and fp8 paths only)."""
+    import torch
+
+    return {
+        "F64": torch.float64,
+        "F32": torch.float32,
+        "F16": torch.float16,
+        "BF16": torch.bfloat16,
+        "F8_E4M3": torch.float8_e4m3fn,
+        "F8_E5M2": torch.float8_e5m2,
+        "I64": torch.int64,
+        "I32": torch.int32,
+        "I16": torch.int16,
+        "I8": torch.int8,
+        "U64": torch.uint64,
+        "U32": torch.uint32,
+        "U16": torch.uint16,
+        "U8": torch.uint8,
+        "BOOL": torch.bool,
+    }[code]
+
+
+def code_of(dtype) -> str | None:
+    """The safetensors code of a torch dtype, None if it has none."""
+    return next((c for c in ITEMSIZE if torch_dtype(c) == dtype), None)
+
+
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 MAX_HEADER = 100_000_000  # bytes; the limit the safetensors library itself enforces
 
@@ -190,7 +223,7 @@ def _check_entries(file: Path, header: dict, data_start: int, data_size: int) ->
             raise BadInput(f"{str(file)!r} has a corrupt header entry for {name!r}") from None
         if info.dtype not in DTYPES:
             raise BadInput(f"{str(file)!r}: tensor {name!r} has unsupported dtype {info.dtype}")
-        nbytes = info.numel * DTYPES[info.dtype].itemsize
+        nbytes = info.numel * ITEMSIZE[info.dtype]
         if min(info.shape, default=0) < 0 or not 0 <= begin <= end or end - begin != nbytes:
             raise BadInput(f"{str(file)!r}: entry {name!r} has offsets that do not match its shape")
         entries[name] = (info, data_start + begin)
@@ -233,17 +266,15 @@ class SafetensorsCheckpoint:
 
     def read(self, name: str, start: int, stop: int, out: np.ndarray) -> None:
         info = self.tensors[name]
-        torch_dtype = DTYPES[info.dtype]
         file_index, offset = self._where[name]
         fd = self._fds[file_index]
-        count, size = stop - start, torch_dtype.itemsize
+        count, size = stop - start, ITEMSIZE[info.dtype]
         if info.dtype == "F32":  # straight into the caller's buffer: no copy
             _pread_into(fd, out[:count].view(np.uint8), offset + start * size)
             return
         raw = self._scratch_bytes(count * size)
         _pread_into(fd, raw, offset + start * size)
-        stored = torch.frombuffer(raw, dtype=torch_dtype, count=count)
-        torch.from_numpy(out[:count]).copy_(stored)  # exact upcast to fp32 (F64 is rounded)
+        to_fp32(raw, info.dtype, out[:count])
 
     def _scratch_bytes(self, nbytes: int) -> np.ndarray:
         buffer = getattr(self._scratch, "buffer", None)
@@ -254,6 +285,21 @@ class SafetensorsCheckpoint:
     def close(self) -> None:
         while self._fds:
             os.close(self._fds.pop())
+
+
+def to_fp32(raw: np.ndarray, code: str, out: np.ndarray) -> None:
+    """Little-endian stored values (bytes) of dtype ``code`` into fp32 ``out``; exact except
+    F64, which is rounded to nearest even (overflow to inf), as torch's cast does."""
+    if code == "BF16":  # bf16 is the top half of an fp32: shift its bits up
+        np.left_shift(raw.view("<u2"), 16, out=out.view(np.uint32), dtype=np.uint32)
+    elif code in ("F16", "F64"):
+        with np.errstate(over="ignore"):  # F64 beyond the fp32 range becomes inf, as in torch
+            np.copyto(out, raw.view("<f2" if code == "F16" else "<f8"), casting="same_kind")
+    else:  # fp8: torch knows the formats
+        import torch
+
+        stored = torch.frombuffer(raw, dtype=torch_dtype(code), count=out.size)
+        torch.from_numpy(out).copy_(stored)
 
 
 _SEEK_LOCK = threading.Lock()
@@ -286,21 +332,24 @@ class PickleCheckpoint:
 
     def __init__(self, path: Path, files: list[Path]):
         self.path, self.tensors = path, {}
-        self._data: dict[str, torch.Tensor] = {}
+        self._data: dict = {}  # name -> torch tensor
         for file in files:
             for name, tensor in _flatten(_load_weights_only(file)).items():
                 if name in self._data:
                     raise BadInput(f"tensor {name!r} appears in two files of {str(path)!r}")
-                if tensor.dtype not in CODE_OF:
+                code = code_of(tensor.dtype)
+                if code is None:
                     raise BadInput(
                         f"{str(file)!r}: tensor {name!r} has unsupported dtype {tensor.dtype}"
                     )
                 self._data[name] = tensor.contiguous()
-                self.tensors[name] = TensorInfo(name, tuple(tensor.shape), CODE_OF[tensor.dtype])
+                self.tensors[name] = TensorInfo(name, tuple(tensor.shape), code)
         if not self.tensors:
             raise BadInput(f"{str(path)!r} holds no tensors")
 
     def read(self, name: str, start: int, stop: int, out: np.ndarray) -> None:
+        import torch
+
         flat = self._data[name].reshape(-1)[start:stop]
         torch.from_numpy(out[: stop - start]).copy_(flat)
 
@@ -310,6 +359,8 @@ class PickleCheckpoint:
 
 def _load_weights_only(file: Path):
     """``torch.load(weights_only=True)``, memory-mapped where the file format allows."""
+    import torch
+
     try:
         try:
             return torch.load(file, map_location="cpu", weights_only=True, mmap=True)
@@ -329,13 +380,15 @@ def _load_weights_only(file: Path):
         raise BadInput(f"cannot read pickle checkpoint {str(file)!r}: {first}") from None
 
 
-def _flatten(obj, prefix: str = "") -> dict[str, torch.Tensor]:
+def _flatten(obj, prefix: str = "") -> dict:
     """Tensors of a (nested) state dict under dotted names; other leaves are ignored."""
+    import torch
+
     if isinstance(obj, torch.Tensor):
         return {prefix: obj}
     if not isinstance(obj, dict):
         return {}
-    found: dict[str, torch.Tensor] = {}
+    found: dict = {}
     for key, value in obj.items():
         found.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return found

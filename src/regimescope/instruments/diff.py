@@ -10,14 +10,17 @@ tuned checkpoint). For each tensor and each tuned checkpoint it records:
 - for embedding matrices (input embeddings and LM heads), the rows whose Δ is exactly
   zero in fp32. These are tokens that got no gradient (never seen, no weight decay) and
   are reported apart, so they can be taken out of the sparsity figures;
-- for 2-D tensors, the rank figures of Δ (``rank.py``);
+- for 2-D tensors, the rank figures of Δ (``rank.py``): by default exact on matrices whose
+  smaller side is at most 128 and skipped on larger ones (``--rank exact`` for all);
+- ``changed_cast``: changes beyond casting the base to the tuned's stored dtype, which
+  is what training changed when the two are stored in different dtypes;
 - with several tuned checkpoints, the pairwise intersections of their changed-masks in
   the fp32 and bf16 views, for the overlap against chance (``overlap.py``).
 
-Chunks run on a small thread pool. Reads, numpy and torch all release the GIL, and each
-worker owns its buffers. torch runs single-threaded inside the pool and with its usual
-thread count for the SVDs. Aggregation by layer and module kind, and the JSON and
-parquet forms, are in ``diff_summary.py``.
+Chunks run on a small thread pool. Reads and numpy release the GIL, and each worker owns
+its buffers. The streaming needs numpy only; torch is imported for the SVDs (with its
+usual thread count), pickle checkpoints and fp8 tensors. Aggregation by layer and module
+kind, and the JSON and parquet forms, are in ``diff_summary.py``.
 """
 
 from __future__ import annotations
@@ -26,20 +29,26 @@ import contextlib
 import os
 import queue
 import re
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from regimescope.errors import BadInput, choose
 from regimescope.instruments.checkpoint_io import Checkpoint, check_agreement, open_checkpoint
 from regimescope.instruments.overlap import overlap_figures
 from regimescope.instruments.param_names import layer_index, module_kind
 from regimescope.instruments.precision import PanelCounts, Workspace, prepare_base, tuned_panel
-from regimescope.instruments.rank import RankConfig, RankFigures, rank_figures
+from regimescope.instruments.rank import (
+    METHODS,
+    RankConfig,
+    RankFigures,
+    planned_method,
+    rank_figures,
+)
 
 Progress = Callable[[int, int, str], None]  # (elements done, elements total, tensor name)
 Pair = tuple[int, int, int]  # (tuned i, tuned j, view: 0 = fp32, 1 = bf16), i < j
@@ -64,6 +73,13 @@ class TensorDiff:
     rows: int  # rows of an embedding matrix (2-D, kind "embedding"), else 0
     frozen_rows: int  # of those, rows whose Δ is exactly zero in fp32
     rank: RankFigures | None  # rank figures of Δ (2-D tensors, rank method not "none")
+    rank_skipped: bool = False  # a matrix that the "auto" rank method left out (too large)
+
+    @property
+    def stored_dtypes(self) -> tuple[str, str]:
+        """(base, tuned) stored dtype codes."""
+        base, _, tuned = self.dtype.partition("->")
+        return base, tuned or base
 
 
 @dataclass(frozen=True)
@@ -98,12 +114,14 @@ def validate(config: DiffConfig) -> None:
     """BadInput for a configuration that cannot run, naming the valid range."""
     if not config.tolerances or any(not tol > 0 for tol in config.tolerances):
         raise BadInput("tolerances must be a non-empty list of positive numbers, e.g. 1e-8,1e-5")
-    choose("rank method", config.rank.method, ("exact", "randomized", "none"))
+    choose("rank method", config.rank.method, METHODS)
     for name, value in (("rank sketch", config.rank.sketch), ("top-r", config.rank.top_r)):
         if value < 1:
             raise BadInput(f"{name} must be at least 1, got {value}")
     if config.rank.power_iters < 0 or config.rank.oversample < 0 or config.workers < 0:
         raise BadInput("power iterations, oversampling and workers must be >= 0")
+    if config.rank.auto_max < 0 or config.rank.exact_max < 0:
+        raise BadInput("the rank's exact-size limits must be >= 0")
     if config.chunk_elements < 1024:
         raise BadInput(f"chunk_elements must be at least 1024, got {config.chunk_elements}")
 
@@ -181,15 +199,17 @@ class _Streamer:
         ]
 
     def __enter__(self) -> _Streamer:
-        self.threads = torch.get_num_threads()
-        # the pool is the parallelism: torch single-threaded in each worker (thread-local
-        # setting), so cores are not oversubscribed; the SVDs keep the caller's threads
-        self.pool = ThreadPoolExecutor(self.workers, "diff", torch.set_num_threads, (1,))
+        torch = sys.modules.get("torch")  # loaded already for a pickle checkpoint, else None
+        self.threads = torch.get_num_threads() if torch else 0
+        # the pool is the parallelism: torch (if loaded) single-threaded in each worker, so
+        # cores are not oversubscribed; the SVDs keep the caller's threads
+        self.pool = ThreadPoolExecutor(self.workers, "diff", _one_torch_thread)
         return self
 
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        torch.set_num_threads(self.threads)  # the workers also set torch's global default
+        if self.threads:  # the workers also set torch's global default
+            sys.modules["torch"].set_num_threads(self.threads)
 
     def _row_length(self, name: str) -> int:
         """Elements per row when embedding rows are counted, else 0."""
@@ -203,7 +223,7 @@ class _Streamer:
             self._row_length(name),
             self.config.chunk_elements,
         )
-        wants_rank = len(info.shape) == 2 and self.config.rank.method != "none" and info.numel > 0
+        wants_rank = planned_method(info.shape, self.config.rank) in ("exact", "randomized")
         deltas = [np.empty(info.numel, np.float32) for _ in self.tuned] if wants_rank else None
         step = max(1, chunk // row) * row if row else chunk  # whole rows when rows are counted
         jobs = [
@@ -224,8 +244,8 @@ class _Streamer:
                 checkpoint.read(name, start, stop, space.tuned)
                 delta = deltas[j][start:stop] if deltas is not None else space.delta[:n]
                 masks = space.masks[j, :, :n]  # (2, n): changed in fp32, in bf16
-                tolerances = self.config.tolerances
-                counts.append(tuned_panel(space, n, delta, tolerances, masks, weight_sq))
+                tolerances, stored = self.config.tolerances, checkpoint.tensors[name].dtype
+                counts.append(tuned_panel(space, n, delta, tolerances, masks, weight_sq, stored))
                 frozen.append(_unchanged_rows(masks[0], row) if row else 0)
             inter = [
                 _both(space.masks[i, v, :n], space.masks[j, v, :n], space.flag[:n])
@@ -240,9 +260,12 @@ class _Streamer:
         info, zero = self.base.tensors[name], PanelCounts.zero(len(self.config.tolerances))
         rows = info.shape[0] if self._row_length(name) else 0
         diffs = []
+        skipped = planned_method(info.shape, self.config.rank) == "skipped"
         for j, checkpoint in enumerate(self.tuned):
             rank = None
             if deltas is not None:
+                import torch  # the SVDs
+
                 rank = rank_figures(torch.from_numpy(deltas[j]).view(info.shape), self.config.rank)
                 deltas[j] = np.empty(0, np.float32)  # release Δ before the next one is measured
             other = checkpoint.tensors[name].dtype
@@ -257,6 +280,7 @@ class _Streamer:
                     rows=rows,
                     frozen_rows=sum(c.frozen[j] for c in chunks),
                     rank=rank,
+                    rank_skipped=skipped,
                 )
             )
         return diffs
@@ -272,6 +296,13 @@ class _Streamer:
                 a * b / params if params else 0.0,
             )
         return out
+
+
+def _one_torch_thread() -> None:
+    """Pool initializer: torch, when loaded, runs single-threaded inside each worker."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _unchanged_rows(changed: np.ndarray, row: int) -> int:

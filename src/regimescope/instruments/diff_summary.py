@@ -16,6 +16,10 @@ All fractions are over elements (parameters):
   in any view.
 - ``rank``: means over the group's 2-D tensors of the rank fraction, stable rank,
   effective rank and top-r energy. This is the per-matrix average of arXiv 2505.11711.
+  ``skipped`` counts the matrices the ``auto`` rank method left out (too large).
+- ``changed_beyond_cast`` (only when some tensor is stored in a different dtype in base
+  and tuned): #{cast_T(w) ≠ w'} / ``params``, T the tuned's stored dtype, i.e. what the
+  cast alone does not explain. ``dtype_cast`` (``cast_summary``) states the headline.
 
 A tolerance is written as its shortest exact form in scientific notation ("1e-05").
 """
@@ -26,7 +30,6 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from regimescope.config import to_dict
 from regimescope.instruments.diff import DiffResult, RunDiff, TensorDiff
@@ -84,11 +87,14 @@ def panel(tensors: Sequence[TensorDiff], tolerances: Sequence[float]) -> dict:
         "without_frozen_rows": fractions(counts, tolerances, counts.params - frozen_params),
         "rank": rank_means(tensors),
     }
+    if any(t.stored_dtypes[0] != t.stored_dtypes[1] for t in tensors):
+        out["changed_beyond_cast"] = _ratio(counts.changed_cast, counts.params)
     return out
 
 
 def rank_means(tensors: Iterable[TensorDiff]) -> dict:
     """Means of the rank figures over the tensors that have them (NaN-free means)."""
+    tensors = list(tensors)
     figures = [t.rank for t in tensors if t.rank is not None]
 
     def mean(values: list[float | None]) -> float:
@@ -97,6 +103,7 @@ def rank_means(tensors: Iterable[TensorDiff]) -> dict:
 
     return {
         "matrices": len(figures),
+        "skipped": sum(t.rank_skipped for t in tensors),
         "rank_fraction": mean([f.rank_fraction for f in figures]),
         "stable_rank": mean([f.stable_rank for f in figures]),
         "effective_rank": mean([f.effective_rank for f in figures]),
@@ -120,7 +127,7 @@ def tensor_entry(t: TensorDiff, tolerances: Sequence[float]) -> dict:
             del entry[key]
     r = t.rank
     entry |= {
-        "rank_method": r.method if r else None,
+        "rank_method": r.method if r else ("skipped" if t.rank_skipped else None),
         "rank": r.rank if r else None,
         "full_rank": r.full_rank if r else None,
         "rank_fraction": r.rank_fraction if r else None,
@@ -130,6 +137,34 @@ def tensor_entry(t: TensorDiff, tolerances: Sequence[float]) -> dict:
         "top_r_energy": r.top_r_energy if r else None,
     }
     return entry
+
+
+def cast_summary(run: RunDiff) -> dict | None:
+    """The dtype headline of one tuned checkpoint, None when base and tuned share dtypes.
+
+    ``changed_beyond_cast`` counts what the cast to the tuned's dtype does not explain;
+    ``changed_fp32_by_cast`` is the part of the fp32 view's changes the cast accounts for
+    (changed_fp32 − changed_beyond_cast over the tensors whose dtype differs, a lower
+    bound: a training change the cast rounds away is counted as cast).
+    """
+    mixed = [t for t in run.tensors if t.stored_dtypes[0] != t.stored_dtypes[1]]
+    if not mixed:
+        return None
+    params = sum(t.counts.params for t in run.tensors)
+    beyond = sum(t.counts.changed_cast for t in run.tensors)
+    by_cast = sum(t.counts.changed_fp32 - t.counts.changed_cast for t in mixed)
+    pairs = sorted({"->".join(t.stored_dtypes) for t in mixed})
+    return {
+        "dtypes": pairs,  # "BASE->TUNED" stored dtype codes that differ
+        "tensors": len(mixed),
+        "of_tensors": len(run.tensors),
+        "compared_in": "the tuned checkpoint's dtype",
+        "changed_beyond_cast": beyond,
+        "changed_beyond_cast_fraction": _ratio(beyond, params),
+        "changed_fp32": sum(t.counts.changed_fp32 for t in run.tensors),
+        "changed_fp32_by_cast": by_cast,
+        "nothing_beyond_cast": beyond == 0,
+    }
 
 
 def groups(run: RunDiff, tolerances: Sequence[float]) -> tuple[list[dict], list[dict]]:
@@ -148,13 +183,17 @@ def groups(run: RunDiff, tolerances: Sequence[float]) -> tuple[list[dict], list[
 def run_dict(run: RunDiff, tolerances: Sequence[float]) -> dict:
     """summary, kinds, layers and tensors of one tuned checkpoint."""
     by_kind, by_layer = groups(run, tolerances)
-    return {
+    out = {
         "tuned": run.tuned,
         "summary": panel(run.tensors, tolerances),
         "kinds": by_kind,
         "layers": by_layer,
         "tensors": [tensor_entry(t, tolerances) for t in run.tensors],
     }
+    cast = cast_summary(run)
+    if cast is not None:
+        out["dtype_cast"] = cast
+    return out
 
 
 def result_dict(result: DiffResult) -> dict:
@@ -180,8 +219,10 @@ def result_dict(result: DiffResult) -> dict:
     return clean(out)
 
 
-def tensor_frame(result: DiffResult) -> pd.DataFrame:
-    """The per-tensor table: one row per (tuned checkpoint, tensor), flat columns."""
+def tensor_frame(result: DiffResult):
+    """The per-tensor table (pandas DataFrame): one row per (tuned checkpoint, tensor)."""
+    import pandas as pd  # 0.4 s to import: only when a table is asked for
+
     rows = []
     for run in result.runs:
         for t in run.tensors:

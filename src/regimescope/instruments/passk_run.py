@@ -29,7 +29,10 @@ from regimescope.store import write_bytes_atomic
 from regimescope.tasks.base import TOKEN_CLASSES, Example, Task, distinct_examples
 from regimescope.tasks.token_classes import token_class_ids
 
-PROMPT_TEMPLATE = "[BOS] + task prompt verbatim (regimescope.tasks.encode.encode_prompt)"
+PROMPT_TEMPLATE = (
+    "task prompt verbatim, BOS first where encode_prompt puts one "
+    "(regimescope.tasks.encode.encode_prompt); a chat task says its own"
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class ModelResult:
     crossover_k: int | None = None  # smallest k with base pass@k >= this model's (later models)
     ppl_by_class: dict[str, dict[str, float]] | None = None  # token class -> {"ppl", "tokens"}:
     # PPL_base of this model's plan / exec / format / answer tokens, pooled (same samples)
+    ppl_by_class_note: str = ""  # why ppl_by_class is empty when it is (no token had a class)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,9 @@ def check_inputs(task: Task, cfg: PassKConfig) -> list[int]:
         )
     if cfg.problems < 1:
         raise BadInput(f"problems must be >= 1, got {cfg.problems}")
+    size = getattr(task, "size", None)  # a JSONL task's number of problems
+    if size is not None and cfg.problems > size:
+        raise BadInput(f"task {task.name!r} holds {size} problems; ask for at most {size}")
     n = cfg.sampling.n
     pk.check_k(n, 1)
     ks = sorted(set(cfg.ks)) if cfg.ks else pk.k_grid(n)
@@ -203,15 +210,18 @@ def run_passk(
             base_ppl = values if index == 0 else base_ppl  # the base comes first
             summary = ppl.summary(values, reference=ppl.summary(base_ppl)["median"])
             by_class = _class_perplexity(base, base_tok, items, outs, cfg)
-            result = replace(result, ppl_under_base=summary, ppl_by_class=by_class)
+            note = getattr(by_class, "note", "")
+            result = replace(
+                result, ppl_under_base=summary, ppl_by_class=by_class, ppl_by_class_note=note
+            )
         if index > 0:
             k_star = cov.crossover_k(counts[base_name], correct, cfg.sampling.n)
             result = replace(result, crossover_k=k_star)
         results.append(result)
         counts[name] = correct
         shown += [
-            {"model": name, "prompt": p, "completion": row[0].text, "correct": c}
-            for p, row, c in list(zip(prompts, outs, correct, strict=True))[:2]
+            {"model": name, "prompt": p, "completion": row[0].text, "answer": a[0], "correct": c}
+            for p, row, a, c in list(zip(prompts, outs, answers, correct, strict=True))[:2]
         ]
     base_again = None
     if cfg.null:  # after every model, so the progress count runs on
@@ -222,7 +232,7 @@ def run_passk(
         task=task.name,
         task_version=task.version,
         answer_extraction=_extraction(task),
-        prompt_template=PROMPT_TEMPLATE,
+        prompt_template=getattr(task, "prompt_template", PROMPT_TEMPLATE),
         config=cfg,
         ks=ks,
         models=results,

@@ -14,6 +14,7 @@ be token ids of the scoring model's tokenizer (``same_tokenizer`` checks two).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,13 +49,70 @@ def _batch(rows: list[tuple[list[int], list[int]]], device):
     return ids.to(device), mask.to(device), target.to(device)
 
 
+LOGITS_BUDGET = 1 << 26  # bytes of fp32 logits alive at once while scoring (64 MiB)
+_HEAD_SPLITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> split or None
+
+
 def _token_logp(model, rows: list[tuple[list[int], list[int]]]):
-    """log P(next token) at every position [B, L-1] and the completion-target mask [B, L-1]."""
+    """log P(next token) at every position [B, L-1] and the completion-target mask [B, L-1].
+
+    Never holds the logits of the whole batch: log P(y_t) = z[y_t] - logsumexp(z) is taken
+    a slice of positions at a time (``LOGITS_BUDGET``), from the model's last hidden states
+    through its output head where that split reproduces the model (checked once per
+    model), else from the full model a few rows at a time.
+    """
     device = next(model.parameters()).device
     ids, mask, target = _batch(rows, device)
-    logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # [B, L, V]
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # [B, L-1, V] predicts ids[:, 1:]
-    return logp.gather(-1, ids[:, 1:, None]).squeeze(-1), target  # [B, L-1], [B, L-1]
+    split = _head_split(model, ids[:1], mask[:1])
+    if split is not None:
+        body, head = split
+        hidden = body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        return _picked_logp(head, hidden[:, :-1], ids[:, 1:]), target  # [B, L-1] each
+    return _rows_logp(model, ids, mask), target
+
+
+def _picked_logp(head, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """z[target] - logsumexp(z) per position [B, P], z = head(hidden) [B, P, V] made a slice
+    of positions at a time. hidden: [B, P, H]; targets: [B, P] token ids."""
+    vocab = head.weight.shape[0]
+    width = max(1, LOGITS_BUDGET // (4 * vocab * max(1, hidden.shape[0])))  # positions a slice
+    out = torch.empty(targets.shape, dtype=torch.float32, device=hidden.device)
+    for start in range(0, hidden.shape[1], width):
+        logits = head(hidden[:, start : start + width]).float()  # [B, w, V]
+        picked = logits.gather(-1, targets[:, start : start + width, None]).squeeze(-1)
+        out[:, start : start + width] = picked - torch.logsumexp(logits, dim=-1)  # [B, w]
+    return out
+
+
+def _rows_logp(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The fallback: the full model's logits, a few rows at a time (``LOGITS_BUDGET``)."""
+    vocab = model.config.get_text_config().vocab_size
+    rows = max(1, LOGITS_BUDGET // (4 * vocab * ids.shape[1]))
+    out = torch.empty(ids[:, 1:].shape, dtype=torch.float32, device=ids.device)  # [B, L-1]
+    for start in range(0, ids.shape[0], rows):
+        part = slice(start, start + rows)
+        logits = model(input_ids=ids[part], attention_mask=mask[part], use_cache=False).logits
+        z = logits[:, :-1].float()  # [r, L-1, V] predicts ids[part, 1:]
+        picked = z.gather(-1, ids[part, 1:, None]).squeeze(-1)
+        out[part] = picked - torch.logsumexp(z, dim=-1)
+    return out
+
+
+def _head_split(model, ids: torch.Tensor, mask: torch.Tensor):
+    """(body, head): the model's base model and output layer, when head(body(x)) gives the
+    model's own logits on a probe row (models that scale or cap logits after the head do
+    not split); None otherwise. Decided once per model."""
+    if model in _HEAD_SPLITS:
+        return _HEAD_SPLITS[model]
+    body, head = getattr(model, "base_model", None), model.get_output_embeddings()
+    split = None
+    if body is not None and body is not model and isinstance(head, torch.nn.Linear):
+        full = model(input_ids=ids, attention_mask=mask, use_cache=False).logits.float()
+        hidden = body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        if torch.allclose(head(hidden).float(), full, rtol=1e-4, atol=1e-4):
+            split = (body, head)
+    _HEAD_SPLITS[model] = split
+    return split
 
 
 def mean_nll(model, rows: list[tuple[list[int], list[int]]]) -> list[float]:
@@ -100,6 +158,27 @@ def perplexities(
     return out
 
 
+class ClassPerplexity(dict):
+    """``class_perplexity``'s result: class -> {"ppl", "tokens"}, and ``note``, which says
+    why the result is empty when it is ("" otherwise)."""
+
+    note: str = ""
+
+
+def empty_classes_note(scored: int, labelled: int) -> str:
+    """Why per-class perplexity is empty, from the completions scored and the tokens that
+    carry a class ("" when some do)."""
+    if labelled:
+        return ""
+    if not scored:
+        return "no completion with tokens was scored, so no class has a perplexity"
+    return (
+        f"none of the {scored} scored completions follows the task's gold template "
+        "(tasks.token_classes), so no token has a class: per-class perplexity applies to "
+        "completions in the task's own format (the organisms'), not to free text"
+    )
+
+
 def class_perplexity(
     model,
     tokenizer,
@@ -107,7 +186,7 @@ def class_perplexity(
     completions: Sequence[Sequence[Sequence[int]]],
     classes: Sequence[Sequence[Sequence[str | None]]],
     batch_size: int = 64,
-) -> dict[str, dict[str, float]]:
+) -> ClassPerplexity:
     """Perplexity under ``model`` of the tokens of each class, pooled over all completions:
 
         PPL_m(class c) = exp( sum over tokens t of class c of -log P_m(y_t | x, y_<t)
@@ -119,6 +198,8 @@ def class_perplexity(
     once, so a class's figure does not depend on how its tokens spread over samples.
     Where the drift of a tuned model sits (plan, execution, answer tokens) shows as which
     class's PPL under the base rises (arXiv 2504.13837 measures only the whole sample).
+    When no token carries a class (a real model's free text never follows the task's
+    template), the result is empty and its ``note`` says so.
     """
     rows, labels = [], []
     for prompt, group, group_classes in zip(prompts, completions, classes, strict=True):
@@ -134,10 +215,12 @@ def class_perplexity(
                 for nll, cls in zip(row_nll, row_classes, strict=True):
                     if cls is not None:
                         totals.setdefault(cls, []).append(nll)
-    return {
-        cls: {"ppl": float(np.exp(np.mean(values))), "tokens": len(values)}
+    found = ClassPerplexity(
+        (cls, {"ppl": float(np.exp(np.mean(values))), "tokens": len(values)})
         for cls, values in sorted(totals.items())
-    }
+    )
+    found.note = empty_classes_note(len(rows), sum(len(v) for v in totals.values()))
+    return found
 
 
 def with_eos(token_ids: Sequence[int], finished: bool, eos_id: int | None) -> list[int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from regimescope.errors import BadInput, choose
-from regimescope.tasks import Mixture, Sequence, Task, get_task
+from regimescope.tasks import Mixture, Sequence, Task, check_trainable, get_task
 from regimescope.tasks.base import Example
 
 ORDERS = ("sequence", "mixture")
@@ -35,6 +35,8 @@ def validate_curriculum(cfg: CurriculumConfig, steps: int) -> None:
     if not cfg.tasks:
         raise BadInput("a curriculum needs at least one task")
     tasks = [get_task(name) for name in cfg.tasks]
+    for task in tasks:
+        check_trainable(task)
     if len(set(cfg.tasks)) != len(cfg.tasks):
         raise BadInput(f"a task appears twice in the curriculum {cfg.tasks}; give each task once")
     if cfg.weights and len(cfg.weights) != len(cfg.tasks):

@@ -31,7 +31,7 @@ from regimescope.regimes.common import (
 )
 from regimescope.sampler import cache as sample_cache
 from regimescope.store import RunDir, atomic_dir, open_run
-from regimescope.tasks import get_task
+from regimescope.tasks import check_trainable, get_task
 from regimescope.tasks.encode import encode_example
 
 
@@ -65,7 +65,7 @@ def validate(cfg: PretrainConfig) -> None:
         raise BadInput(f"unknown loss_on {cfg.loss_on!r}; choose from: all, completion")
     if cfg.checkpoint_every <= 0 or cfg.log_every <= 0:
         raise BadInput("checkpoint_every and log_every must be positive integers")
-    get_task(cfg.task)
+    check_trainable(get_task(cfg.task))
 
 
 def make_batch(cfg: PretrainConfig, task, tokenizer, step: int):

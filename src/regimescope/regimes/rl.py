@@ -82,6 +82,8 @@ from regimescope.regimes.finetune import (
     frozen_copy,
     load_start,
     pin_start,
+    resolve_lr,
+    start_weights,
 )
 from regimescope.regimes.objectives import (
     LOSS_AGGREGATIONS,
@@ -119,7 +121,7 @@ class RLConfig:
     temperature: float = 1.0  # rollout temperature (log-probs use the same tempered policy)
     top_p: float = 1.0  # rollout nucleus mass (1 = off)
     max_new_tokens: int = 64  # rollout token budget per completion
-    lr: float = 3e-4  # peak learning rate (tiny models need far more than 1e-6)
+    lr: float = 0.0  # peak learning rate; 0 = by the start model's size (finetune.default_lr)
     warmup_steps: int = 0  # linear warmup steps
     min_lr_ratio: float = 1.0  # cosine floor as a fraction of lr (1.0 = constant after warmup)
     weight_decay: float = 0.0  # AdamW decoupled decay on matrices
@@ -162,8 +164,10 @@ def validate(cfg: RLConfig) -> None:
         raise BadInput(
             f"need temperature > 0 and 0 < top_p <= 1, got {cfg.temperature}, {cfg.top_p}"
         )
-    if cfg.lr <= 0 or cfg.clip_eps <= 0 or cfg.kl_coef < 0 or cfg.entropy_coef < 0:
-        raise BadInput("need lr > 0, clip_eps > 0, kl_coef >= 0 and entropy_coef >= 0")
+    if cfg.lr < 0 or cfg.clip_eps <= 0 or cfg.kl_coef < 0 or cfg.entropy_coef < 0:
+        raise BadInput(
+            "need lr > 0 (0 = by model size), clip_eps > 0, kl_coef >= 0 and entropy_coef >= 0"
+        )
     validate_curriculum(cfg.curriculum, cfg.steps)
     check_probe_split(cfg.curriculum, cfg.recorder)
 
@@ -171,7 +175,8 @@ def validate(cfg: RLConfig) -> None:
 def resolve(cfg: RLConfig) -> RLConfig:
     """The config validated, with the start model's weight hash filled in."""
     validate(cfg)
-    return replace(cfg, model_sha256=pin_start(cfg.model, cfg.model_sha256))
+    sha = pin_start(cfg.model, cfg.model_sha256)  # the loader check runs here, first
+    return replace(cfg, model_sha256=sha, lr=resolve_lr("rl", cfg.lr, cfg.model))
 
 
 def run_name(cfg: RLConfig) -> str:
@@ -238,6 +243,7 @@ def update(model, ref, optimizer, tokenizer, rollouts: Rollouts, cfg: RLConfig, 
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip).item()
         optimizer.step()
+        optimizer.zero_grad(set_to_none=True)  # free the gradients before anything else runs
         stats.setdefault("grad_norm", norm)  # the first update's, before clipping
         stats |= {"loss": loss.item(), "clip_frac": parts["clip_frac"].item()}
     if not cfg.recorder.grad_norm:
@@ -293,7 +299,12 @@ def rl_step(
     return record
 
 
-def rl(cfg: RLConfig, root=None, on_step: Callable[[int, dict], None] | None = None) -> RunDir:
+def rl(
+    cfg: RLConfig,
+    root=None,
+    on_step: Callable[[int, dict], None] | None = None,
+    keep_optimizer: bool = False,
+) -> RunDir:
     """Train (or reuse, or resume) the RL run of ``cfg``; returns its complete run folder.
 
     ``on_step(step, record)`` is called after every step (progress display, tests).
@@ -309,14 +320,16 @@ def rl(cfg: RLConfig, root=None, on_step: Callable[[int, dict], None] | None = N
     run = open_run("rl", run_name(cfg), cfg, root, key)
     with run.exclusive(), sample_cache.paused():  # another process training it: wait, reuse
         if not run.is_complete():
-            train(run, cfg, task, model, tokenizer, on_step)
+            train(run, cfg, task, model, tokenizer, on_step, keep_optimizer)
     return run
 
 
-def train(run: RunDir, cfg: RLConfig, task, model, tokenizer, on_step) -> None:
+def train(
+    run: RunDir, cfg: RLConfig, task, model, tokenizer, on_step, keep_optimizer: bool = False
+) -> None:
     """The training loop of ``rl`` from the loaded start model (resumes from the run's last
     checkpoint)."""
-    recorder = Recorder(cfg.recorder, model)  # snapshots the start weights
+    recorder = Recorder(cfg.recorder, model, start_weights(cfg.model, model))
     ref = frozen_copy(model) if cfg.kl_coef > 0 or cfg.recorder.kl else None
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
     start = resume(run, model, optimizer)
@@ -329,4 +342,4 @@ def train(run: RunDir, cfg: RLConfig, task, model, tokenizer, on_step) -> None:
             save_checkpoint(run, done, model, tokenizer, optimizer)
         if on_step is not None:
             on_step(done, record)
-    finish(run, model, tokenizer, cfg.steps)
+    finish(run, model, tokenizer, cfg.steps, keep_optimizer)

@@ -63,6 +63,8 @@ from regimescope.regimes.finetune import (
     frozen_copy,
     load_start,
     pin_start,
+    resolve_lr,
+    start_weights,
 )
 from regimescope.regimes.recorder import (
     Recorder,
@@ -90,7 +92,7 @@ class SFTConfig:
     prompt_mode: str = "original"  # instruction perturbation (rules tasks): one of tasks.MODES
     steps: int = 200  # optimizer steps (over all rounds)
     batch_size: int = 32  # sequences per step
-    lr: float = 1e-3  # peak learning rate
+    lr: float = 0.0  # peak learning rate; 0 = by the start model's size (finetune.default_lr)
     warmup_steps: int = 10  # linear warmup steps
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio at the last step
     weight_decay: float = 0.0  # AdamW decoupled decay on matrices
@@ -123,9 +125,10 @@ def validate(cfg: SFTConfig) -> None:
     for name, value in counts.items():
         if value <= 0:
             raise BadInput(f"{name} must be a positive integer, got {value}")
-    if cfg.lr <= 0 or cfg.self_temperature <= 0:
+    if cfg.lr < 0 or cfg.self_temperature <= 0:
         raise BadInput(
-            f"need lr > 0 and self_temperature > 0, got {cfg.lr}, {cfg.self_temperature}"
+            f"need lr > 0 (0 = by model size) and self_temperature > 0, "
+            f"got {cfg.lr}, {cfg.self_temperature}"
         )
     if cfg.data == "gold" and cfg.rounds != 1:
         raise BadInput("rounds apply to data='self' (expert iteration); use rounds=1 with gold")
@@ -145,7 +148,8 @@ def validate(cfg: SFTConfig) -> None:
 def resolve(cfg: SFTConfig) -> SFTConfig:
     """The config validated, with the start model's weight hash filled in."""
     validate(cfg)
-    return replace(cfg, model_sha256=pin_start(cfg.model, cfg.model_sha256))
+    sha = pin_start(cfg.model, cfg.model_sha256)  # the loader check runs here, first
+    return replace(cfg, model_sha256=sha, lr=resolve_lr("sft", cfg.lr, cfg.model))
 
 
 def run_name(cfg: SFTConfig) -> str:
@@ -266,6 +270,7 @@ def sft_step(model, ref, optimizer, batch, cfg: SFTConfig, log: bool) -> dict:
     out.loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip).item()
     optimizer.step()
+    optimizer.zero_grad(set_to_none=True)  # free the gradients before logging or the next step
     stats = {"loss": out.loss.item()}
     if cfg.recorder.grad_norm:
         stats["grad_norm"] = norm
@@ -282,7 +287,12 @@ def sft_step(model, ref, optimizer, batch, cfg: SFTConfig, log: bool) -> dict:
     return stats
 
 
-def sft(cfg: SFTConfig, root=None, on_step: Callable[[int, dict], None] | None = None) -> RunDir:
+def sft(
+    cfg: SFTConfig,
+    root=None,
+    on_step: Callable[[int, dict], None] | None = None,
+    keep_optimizer: bool = False,
+) -> RunDir:
     """Train (or reuse, or resume) the SFT run of ``cfg``; returns its complete run folder."""
     cfg = resolve(cfg)
     task = build_curriculum(cfg.curriculum, cfg.steps, cfg.batch_size)
@@ -295,14 +305,16 @@ def sft(cfg: SFTConfig, root=None, on_step: Callable[[int, dict], None] | None =
     run = open_run("sft", run_name(cfg), cfg, root, key)
     with run.exclusive(), sample_cache.paused():  # another process training it: wait, reuse
         if not run.is_complete():
-            train(run, cfg, task, model, tokenizer, on_step)
+            train(run, cfg, task, model, tokenizer, on_step, keep_optimizer)
     return run
 
 
-def train(run: RunDir, cfg: SFTConfig, task, model, tokenizer, on_step) -> None:
+def train(
+    run: RunDir, cfg: SFTConfig, task, model, tokenizer, on_step, keep_optimizer: bool = False
+) -> None:
     """The training loop of ``sft`` from the loaded start model (resumes from the run's last
     checkpoint)."""
-    recorder = Recorder(cfg.recorder, model)
+    recorder = Recorder(cfg.recorder, model, start_weights(cfg.model, model))
     ref = frozen_copy(model) if cfg.recorder.kl else None
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
     start = resume(run, model, optimizer)
@@ -331,4 +343,4 @@ def train(run: RunDir, cfg: SFTConfig, task, model, tokenizer, on_step) -> None:
             save_checkpoint(run, done, model, tokenizer, optimizer)
         if on_step is not None:
             on_step(done, record)
-    finish(run, model, tokenizer, cfg.steps)
+    finish(run, model, tokenizer, cfg.steps, keep_optimizer)

@@ -340,8 +340,9 @@ def sample(
 ) -> list[list[Completion]]:
     """``config.n`` completions of each prompt from a Hugging Face causal LM: [prompt][n].
 
-    Prompts are encoded with ``encode_prompt`` (BOS + prompt ids). ``progress(k)`` is
-    called as rows end, with k the number of rows ended so far (of ``len(prompts) * n``).
+    Prompts are encoded with ``encode_prompt`` (BOS first where the model expects one).
+    ``progress(k)`` is called as rows end, with k the number of rows ended so far (of
+    ``len(prompts) * n``).
     Greedy (temperature 0) decodes each prompt once. Inside ``sample_cache.caching(root)``
     a call whose weights, prompts and config were sampled before is read back from disk.
     """

@@ -10,6 +10,12 @@ Layout of ``<root>/<kind>/<name>-<hash>/``::
     complete.json      written last: the summary; its presence marks the run complete
     .lock              held (flock) by the process training the run
 
+Only the latest checkpoint keeps its optimizer and trainer state (``RESUME_FILES``): a
+resume needs nothing older, and AdamW's two moments are twice the model in fp32. When a
+run completes, that state goes too unless the user keeps it (``--keep-optimizer``): a
+complete run is reused, never resumed. The checkpoints' model folders stay (the studies
+read them).
+
 Every file is written atomically (``store.atomic``). Metrics are appended line by line;
 on resume, lines after the resumed checkpoint and any torn last line are dropped, so a
 killed-and-resumed run ends with the same metrics as an uninterrupted one. Two processes
@@ -39,6 +45,7 @@ from regimescope.store.atomic import write_json_atomic, write_text_atomic
 from regimescope.store.meta import collect_meta, now_iso
 
 DEFAULT_ROOT = "runs"
+RESUME_FILES = ("optimizer.safetensors", "trainer_state.json")  # in a checkpoint, resume-only
 ROOT_ENV = "REGIMESCOPE_STORE"
 
 
@@ -103,6 +110,20 @@ class RunDir:
             return []
         names = (p.name for p in folder.iterdir() if p.is_dir())
         return sorted(int(n[5:]) for n in names if n.startswith("step_") and n[5:].isdigit())
+
+    def drop_resume_state(self, keep: int | None = None) -> int:
+        """Delete the resume-only files (``RESUME_FILES``) of every checkpoint but step
+        ``keep`` (all of them when None); the bytes freed."""
+        freed = 0
+        for step in self.checkpoint_steps():
+            if step == keep:
+                continue
+            for name in RESUME_FILES:
+                path = self.checkpoint_dir(step) / name
+                if path.is_file():
+                    freed += path.stat().st_size
+                    path.unlink()
+        return freed
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one metrics line (flushed and fsynced, so a kill loses at most this line)."""

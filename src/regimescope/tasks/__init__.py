@@ -12,9 +12,14 @@
   lines are right too (the default reward checks the plan and the answer);
 - ``rules``: rule classification with instructions, two held-out rule splits;
 - ``mix``: arithmetic, countdown and rules in equal proportions (splits train, test).
+
+``get_task`` also takes the path of a ``.jsonl`` file of problems (``tasks.jsonl``), and
+``tasks.chat`` wraps any task so its prompts go through a model's chat template.
 """
 
-from regimescope.errors import choose
+from pathlib import Path
+
+from regimescope.errors import BadInput
 from regimescope.tasks.arithmetic import FORMATS, ArithmeticConfig, ArithmeticTask
 from regimescope.tasks.base import (
     TOKEN_CLASSES,
@@ -66,9 +71,32 @@ TASKS: dict[str, Task] = {
 
 
 def get_task(name: str) -> Task:
-    """The registered task called ``name``; BadInput lists the valid names."""
-    choose("task", name, TASKS)
-    return TASKS[name]
+    """The registered task called ``name``, or the problems of an existing ``.jsonl`` file;
+    BadInput lists the valid names otherwise."""
+    if name in TASKS:
+        return TASKS[name]
+    if name.endswith(".jsonl") and Path(name).is_file():
+        from regimescope.tasks.jsonl import JsonlTask
+
+        return JsonlTask(name)
+    names = ", ".join(sorted(TASKS))
+    if name.endswith(".jsonl"):
+        raise BadInput(
+            f"task file {name!r} does not exist; give an existing .jsonl file of "
+            f"problems, or a task name: {names}"
+        )
+    raise BadInput(
+        f"unknown task {name!r}; choose from: {names}, or the path of a .jsonl file of problems"
+    )
+
+
+def check_trainable(task: Task) -> None:
+    """BadInput unless ``task`` has a ``train`` split (a JSONL file of problems has none)."""
+    if "train" not in task.splits:
+        raise BadInput(
+            f"task {task.name!r} has no train split, so it cannot train; a .jsonl file of "
+            f"problems serves eval, passk and sample; train on a task name: {', '.join(TASKS)}"
+        )
 
 
 __all__ = [
@@ -89,6 +117,7 @@ __all__ = [
     "Sequence",
     "Task",
     "compose",
+    "check_trainable",
     "encode_example",
     "encode_prompt",
     "example_rng",

@@ -31,7 +31,9 @@ so no test problem ever appears in train, whatever the names and items.
 Answer parsing: the number after the first final-answer marker of any format (``#``,
 ``The answer is ``, ``<a>``). The first marker, not the last integer, because a
 completion that runs past its answer (no EOS) appends junk that may hold numbers; a
-completion with no marker has committed to no answer and scores 0.
+completion with no marker has committed to no answer and scores 0. This rule is the
+organisms' (their gold formats, their run-on completions); a real model's free text goes
+through ``tasks.chat`` instead, which reads the last explicit answer (``tasks.answers``).
 
 Departures from the paper: formats are tiny synthetic analogues of TinyGSM code,
 OpenMathInstruct-1 tags and OpenMathInstruct-2 prose; the code format is not executed,

@@ -2,7 +2,7 @@
 
 Prompt and target are tokenized separately and concatenated, so the boundary is exact
 for any tokenizer (for a char-level organism this equals tokenizing the joined text).
-The BOS token is prepended when the tokenizer has one.
+Where a BOS goes is ``encode_prompt``'s rule (the organisms always get one).
 """
 
 from __future__ import annotations
@@ -13,10 +13,30 @@ from regimescope.tasks.base import TOKEN_CLASSES, Example, token_classes
 
 
 def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """Token ids of a prompt, with BOS first when the tokenizer defines one."""
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    """Token ids of a prompt, BOS first where the model expects one. In order:
+
+    1. a tokenizer without BOS, or a prompt whose text already begins with it (a rendered
+       chat template, ``tasks.chat``): the prompt's own ids, never a second BOS;
+    2. a tokenizer without a chat template (the organisms, base models): BOS first, the
+       convention the organisms are trained with;
+    3. a tokenizer with a chat template: BOS first only when the tokenizer adds it itself
+       (its ``add_special_tokens``, as Llama 3 does); otherwise its BOS is a chat marker
+       (ChatML's ``<|im_start|>``) and a bare one before plain text would mislead.
+    """
+    ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     bos = tokenizer.bos_token_id
-    return ([bos] if bos is not None else []) + list(ids)
+    if bos is None or ids[:1] == [bos]:
+        return ids
+    if not getattr(tokenizer, "chat_template", None) or _adds_bos(tokenizer):
+        return [bos] + ids
+    return ids
+
+
+def _adds_bos(tokenizer) -> bool:
+    """Whether the tokenizer's own special tokens put BOS first."""
+    return list(tokenizer("a", add_special_tokens=True)["input_ids"][:1]) == [
+        tokenizer.bos_token_id
+    ]
 
 
 @dataclass(frozen=True)
