@@ -177,3 +177,28 @@ def test_callback_keeps_no_reference_copy_when_batches_hold_no_tokens(tmp_path, 
 def test_callback_refuses_a_probe_without_tokens(tmp_path):
     with pytest.raises(ValueError, match="input_ids"):
         DynamicsCallback(tmp_path, probe={"labels": torch.zeros(2, 3)})
+
+
+def test_callback_reads_sharpness_and_noise_scale_without_changing_the_training(tmp_path):
+    from regimescope.regimes.mechanics_probe import MechanicsConfig, sharpness_stats
+
+    _, tokenizer = build_organism(preset("nano"))
+    probe = Encoded(tokenizer, n=6, start=100).probe()
+    mechanics = MechanicsConfig(sharpness_every=2, sharpness_iterations=30, noise_scale_every=3)
+    callback = DynamicsCallback(
+        tmp_path / "dyn", RecorderConfig(every=4), probe=probe, mechanics=mechanics
+    )
+    assert train(tmp_path / "watched", [callback]) == train(tmp_path / "plain", [])
+    lines = [json.loads(x) for x in (tmp_path / "dyn" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [2, 3, 4]  # sharpness at 2, 4; noise at 3; log at 4
+    assert {"sharpness", "sharpness_adam"} <= set(lines[0]) and "noise_scale" not in lines[0]
+    assert "noise_scale" in lines[1] and "sharpness" not in lines[1]
+    assert "changed_fp32" in lines[2] and "sharpness" in lines[2]
+    assert lines[2]["sharpness"] > 0 and lines[2]["sharpness_adam"] > 0
+    assert lines[1]["trace_cov"] > 0 and lines[1]["noise_scale"] > 0
+
+    # the reading is the instrument's: the same model and probe give the same number
+    model, _ = build_organism(preset("nano"), seed=1)
+    first = sharpness_stats(model, probe, None, mechanics)
+    again = sharpness_stats(model, probe, None, mechanics)
+    assert first == again and "sharpness_adam" not in first  # no optimizer, no P

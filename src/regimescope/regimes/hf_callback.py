@@ -23,7 +23,11 @@ What it reads and when:
   norm and anything else it logs on that step (loss, TRL's rewards) are merged in with a
   ``trainer/`` prefix;
 - with ``task`` given, greedy reward, accuracy and format shares on held-out prompts
-  (``RecorderConfig.probe_problems`` of them), sampled with the processing class.
+  (``RecorderConfig.probe_problems`` of them), sampled with the processing class;
+- with ``mechanics`` given (``MechanicsConfig``), on the probe batch at their own cadence:
+  ``sharpness`` (λ_max of the Hessian, to compare with 2/η), ``sharpness_adam``
+  (λ_max(P⁻¹H), to compare with 38/η at β₁ = 0.9) and ``noise_scale`` (B_simple), each a
+  line of its own step when it is not a logged one.
 
 The callback never changes the training: with and without it, a seeded run gives the same
 losses. It keeps a copy of the start weights (``changed``) and a frozen copy of the start
@@ -45,6 +49,7 @@ from transformers import TrainerCallback
 from regimescope.instruments.entropy import entropy_by_class, token_entropy
 from regimescope.instruments.kl import kl_exact, masked_mean
 from regimescope.regimes.finetune import frozen_copy
+from regimescope.regimes.mechanics_probe import MechanicsConfig, noise_scale_stats, sharpness_stats
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,
@@ -113,14 +118,21 @@ class DynamicsCallback(TrainerCallback):
     ``config``: what to record and how often (``every`` counts optimizer steps);
     ``probe``: a batch mapping (``input_ids``, optional ``attention_mask``, ``labels``,
     ``class_ids``) for the token statistics; ``task``: a regimescope task for the
-    held-out reward probe.
+    held-out reward probe; ``mechanics``: sharpness and noise-scale readings on the probe
+    batch (``regimes.mechanics_probe``; off by default, they cost backward passes).
     """
 
     def __init__(
-        self, out, config: RecorderConfig | None = None, probe: Mapping | None = None, task=None
+        self,
+        out,
+        config: RecorderConfig | None = None,
+        probe: Mapping | None = None,
+        task=None,
+        mechanics: MechanicsConfig | None = None,
     ):
         self.path = metrics_path(out)
         self.config = config or RecorderConfig()
+        self.mechanics = mechanics
         self.probe = None if probe is None else as_probe(probe)
         if probe is not None and not has_tokens(self.probe):
             raise ValueError("the probe batch must be a mapping with 'input_ids'")
@@ -155,10 +167,18 @@ class DynamicsCallback(TrainerCallback):
         if self.config.grad_norm and self.logs_step(state, state.global_step + 1):
             self.grad_norm = grad_norm(model)
 
-    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
-        if not self.logs_step(state, state.global_step):
-            return
-        record: dict = {"step": state.global_step}
+    def on_step_end(
+        self, args, state, control, model=None, processing_class=None, optimizer=None, **kwargs
+    ):
+        step = state.global_step
+        record = self.recorder_stats(model, processing_class) if self.logs_step(state, step) else {}
+        record |= self.mechanics_stats(model, optimizer, step)
+        if record:
+            self.pending = {"step": step} | record
+
+    def recorder_stats(self, model, processing_class) -> dict:
+        """The recorder's statistics of a logged step (weights, probe tokens, task probe)."""
+        record: dict = {}
         if self.grad_norm is not None:
             record["grad_norm_clipped"] = self.grad_norm
             self.grad_norm = None
@@ -168,7 +188,19 @@ class DynamicsCallback(TrainerCallback):
         if self.task is not None and processing_class is not None:
             tasks = {self.task.name: self.task}
             record |= probe_stats(model, processing_class, tasks, self.config)
-        self.pending = record
+        return record
+
+    def mechanics_stats(self, model, optimizer, step: int) -> dict:
+        """Sharpness and noise scale on the probe batch, each at its own cadence."""
+        cfg = self.mechanics
+        if cfg is None or not has_tokens(self.probe):
+            return {}
+        record: dict = {}
+        if cfg.sharpness_every and step % cfg.sharpness_every == 0:
+            record |= sharpness_stats(model, self.probe, optimizer, cfg)
+        if cfg.noise_scale_every and step % cfg.noise_scale_every == 0:
+            record |= noise_scale_stats(model, self.probe)
+        return record
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.pending is not None and state.global_step == self.pending["step"]:
