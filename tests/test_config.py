@@ -13,6 +13,25 @@ def test_hash_is_stable_and_sensitive():
     assert config_hash(a) != config_hash(override(a, **{"organism.width": 32}))
 
 
+def test_a_field_added_later_keys_a_run_only_away_from_its_default():
+    """``RecorderConfig.mechanics`` came after runs were stored: at its default the hash is
+    the one the config had without it (the canonical JSON of every other field)."""
+    import hashlib
+    import json
+
+    from regimescope.regimes.mechanics_probe import MechanicsConfig
+    from regimescope.regimes.sft import SFTConfig
+
+    cfg = SFTConfig()
+    without = to_dict(cfg)
+    del without["recorder"]["mechanics"]
+    canonical = json.dumps(without, sort_keys=True, separators=(",", ":"))
+    assert config_hash(cfg) == hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    reading = override(cfg, **{"recorder.mechanics": MechanicsConfig(sharpness_every=5)})
+    assert config_hash(reading) != config_hash(cfg)
+    assert to_dict(cfg)["recorder"]["mechanics"]["sharpness_every"] == 0  # still written
+
+
 def test_override_nested_and_unknown():
     cfg = override(PretrainConfig(), **{"organism.depth": 5, "lr": 1e-3})
     assert cfg.organism.depth == 5 and cfg.lr == 1e-3

@@ -197,3 +197,24 @@ def test_cli_sft_runs_and_refuses_bad_input(fresh, tmp_path, capsys):
     assert main(["sft", str(fresh), "--data", "teacher", "--store", store]) == 2
     assert "choose from: gold, self" in capsys.readouterr().err
     assert main(["sft", str(tmp_path / "missing"), "--store", store]) == 2
+
+
+def test_the_recorder_reads_sharpness_and_noise_scale_without_changing_the_run(
+    fresh, pick_task, tmp_path
+):
+    from regimescope.regimes.mechanics_probe import MechanicsConfig
+
+    plain = SFTConfig(
+        model=str(fresh), curriculum=TOY, steps=6, batch_size=8, recorder=RecorderConfig(every=3)
+    )
+    mechanics = MechanicsConfig(sharpness_every=2, sharpness_iterations=5, noise_scale_every=4)
+    read = replace(plain, recorder=replace(plain.recorder, mechanics=mechanics))
+    a, b = sft(plain, tmp_path / "a"), sft(read, tmp_path / "b")
+    assert a.path.name != b.path.name  # the readings are part of the run's key
+    metrics = b.read_metrics()
+    assert [m["step"] for m in metrics] == [2, 3, 4, 6]  # logged, plus the readings' steps
+    assert [m["step"] for m in metrics if "sharpness" in m] == [2, 4, 6]
+    assert [m["step"] for m in metrics if "noise_scale" in m] == [4]
+    assert all(m["sharpness"] > 0 and m["sharpness_adam"] > 0 for m in metrics if "sharpness" in m)
+    wa, wb = weights(a), weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # reading never touches the update

@@ -13,8 +13,10 @@ from regimescope.studies.verdict import (
     decide_parts,
     effect,
     effects_frame,
+    equivalence_rule,
     gate,
     interval_rule,
+    upper_rule,
 )
 
 
@@ -91,3 +93,28 @@ def test_the_effects_table_carries_both_intervals():
     frame = effects_frame({"k": below_zero_effect(family=2), "m": Effect("x", 1.0, (0.5, 1.5))})
     assert list(frame["family"]) == [2, 1]
     assert frame["ci_family_low"][0] < frame["ci_low"][0] and np.isnan(frame["ci_family_low"][1])
+
+
+@pytest.mark.parametrize(
+    ("ci", "wide", "expected"),
+    [
+        ((0.5, 1.5), (0.4, 1.6), "supports"),
+        ((4.5, 6.0), (4.2, 6.5), "contradicts"),
+        ((4.5, 6.0), (3.9, 6.5), "inconclusive"),  # contradicts at 95% only
+        ((1.5, 3.0), (1.4, 3.1), "inconclusive"),
+    ],
+)
+def test_upper_rule_reaches_every_verdict(ci, wide, expected):
+    found = Effect("ratio", sum(ci) / 2, ci, "ratio", family=2, ci_family=wide)
+    assert upper_rule(found, 2.0, 4.0).verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("ci", "expected"),
+    [((-0.05, 0.08), "supports"), ((0.12, 0.18), "inconclusive"), ((0.25, 0.3), "contradicts")],
+)
+def test_equivalence_rule_with_a_wider_contradicting_margin(ci, expected):
+    found = Effect("error", sum(ci) / 2, ci)
+    assert equivalence_rule(found, 0.1, 0.2).verdict == expected
+    with pytest.raises(ValueError):
+        equivalence_rule(found, 0.1, 0.05)

@@ -20,10 +20,41 @@ def to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+ADDED_LATER = {"hash": "unless_default"}  # metadata of a field added after runs were stored
+
+
 def config_hash(config: Any, length: int = 12) -> str:
-    """sha256 of the config's canonical JSON (sorted keys), cut to ``length`` hex digits."""
-    canonical = json.dumps(to_dict(config), sort_keys=True, separators=(",", ":"))
+    """sha256 of the config's canonical JSON (sorted keys), cut to ``length`` hex digits.
+
+    A field whose metadata is ``ADDED_LATER`` is left out while it holds its default: a
+    field added with a default that keeps the old behaviour does not re-key the runs
+    already stored, and any other value keys a new run."""
+    canonical = json.dumps(hashed_view(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+
+
+def hashed_view(config: Any) -> Any:
+    """``to_dict`` of ``config`` without the ``ADDED_LATER`` fields at their defaults."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        view = {}
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            if f.metadata.get("hash") == "unless_default" and value == default_of(f):
+                continue
+            view[f.name] = hashed_view(value)
+        return view
+    if isinstance(config, list | tuple):
+        return [hashed_view(item) for item in config]
+    if isinstance(config, dict):
+        return {key: hashed_view(item) for key, item in config.items()}
+    return config
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    """The default value of dataclass field ``f`` (from its factory if it has one)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc]
 
 
 def override(config: Any, **changes: Any) -> Any:

@@ -12,7 +12,9 @@ linearly in x):
 
     spread = mean over the grid of  std_k(y_k(x)) / mean_k(y_k(x))
 
-a dimensionless coefficient of variation: 0 when the normalised curves coincide. The paper
+a dimensionless coefficient of variation: 0 when the normalised curves coincide. std_k is
+the sample standard deviation (divisor K − 1), so spreads over different numbers of curves
+(K sizes against S seeds) compare without a bias that depends on K. The paper
 compares this kind of deviation with the seed-to-seed one at a single size (the noise
 floor): ``collapse_spread`` of several seeds of one size gives that floor.
 """
@@ -49,4 +51,4 @@ def collapse_spread(
             raise ValueError(f"a curve starts at x = {x[0]:.3f}, after x_min = {x_min}")
         ys.append(np.interp(grid, x, y))
     stacked = np.stack(ys)  # [curves, points]
-    return float(np.mean(stacked.std(axis=0) / np.abs(stacked.mean(axis=0))))
+    return float(np.mean(stacked.std(axis=0, ddof=1) / np.abs(stacked.mean(axis=0))))

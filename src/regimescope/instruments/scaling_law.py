@@ -42,26 +42,58 @@ class ScalingFit:
     resamples: int  # bootstrap resamples that were refitted
 
 
-def fit_power_law(sizes: Sequence[float], losses: Sequence[float]) -> PowerLaw:
-    """Least-squares fit of log L = log(E + A · N^(−α)) over (size, loss) points."""
+def fit_power_law(
+    sizes: Sequence[float], losses: Sequence[float], start: PowerLaw | None = None
+) -> PowerLaw:
+    """Least-squares fit of log L = log(E + A · N^(−α)) over (size, loss) points.
+
+    Without ``start``, the best of six starting points (the objective has several local
+    minima when E is poorly determined); with ``start`` (a nearby law, e.g. the fit to the
+    unresampled data when refitting a bootstrap resample), one descent from it.
+    """
     from scipy.optimize import least_squares
 
     n = np.asarray(sizes, dtype=float)
     log_loss = np.log(np.asarray(losses, dtype=float))
     scale_n = float(np.exp(np.mean(np.log(n))))  # fit in N / geometric mean: well conditioned
+    log_x = np.log(n / scale_n)
+
+    def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e, a, alpha = x
+        power = np.exp(a - alpha * log_x)  # A' · (N / scale)^(−α)
+        return np.exp(e) + power, power
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        e, a, alpha = x
-        return np.log(np.exp(e) + np.exp(a) * (n / scale_n) ** (-alpha)) - log_loss
+        return np.log(parts(x)[0]) - log_loss
 
-    best = None
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        total, power = parts(x)
+        # d/de, d/da, d/dα of log(e^e + e^a x^-α); shape [points, 3]
+        return np.stack([np.exp(x[0]) / total, power / total, -log_x * power / total], axis=1)
+
     floor = float(np.min(log_loss))
-    for e0 in (floor - 3.0, floor - 0.5):
-        for alpha0 in (0.1, 0.5, 1.5):
-            start = np.array([e0, floor - 1.0, alpha0])
-            fit = least_squares(residuals, start, bounds=([-50, -50, 0], [50, 50, 10]))
-            if best is None or fit.cost < best.cost:
-                best = fit
+    if start is not None:
+        guesses = [
+            np.array(
+                [
+                    np.log(max(start.irreducible, 1e-20)),
+                    np.log(start.scale) - start.exponent * np.log(scale_n),
+                    start.exponent,
+                ]
+            )
+        ]
+    else:
+        guesses = [
+            np.array([e0, floor - 1.0, a0])
+            for e0 in (floor - 3.0, floor - 0.5)
+            for a0 in (0.1, 0.5, 1.5)
+        ]
+    best = None
+    for guess in guesses:
+        guess = np.clip(guess, [-50, -50, 0], [50, 50, 10])
+        fit = least_squares(residuals, guess, jac=jacobian, bounds=([-50, -50, 0], [50, 50, 10]))
+        if best is None or fit.cost < best.cost:
+            best = fit
     e, a, alpha = best.x
     return PowerLaw(float(np.exp(e)), float(np.exp(a) * scale_n**alpha), float(alpha))
 
@@ -82,7 +114,7 @@ def fit_with_interval(
     exponents, predictions = [], []
     for _ in range(resamples):
         means = [r[rng.integers(0, len(r), len(r))].mean() for r in runs]
-        refit = fit_power_law(sizes, means)
+        refit = fit_power_law(sizes, means, start=law)
         exponents.append(refit.exponent)
         if predict_at is not None:
             predictions.append(refit.predict(predict_at))

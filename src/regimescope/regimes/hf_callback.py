@@ -49,7 +49,7 @@ from transformers import TrainerCallback
 from regimescope.instruments.entropy import entropy_by_class, token_entropy
 from regimescope.instruments.kl import kl_exact, masked_mean
 from regimescope.regimes.finetune import frozen_copy
-from regimescope.regimes.mechanics_probe import MechanicsConfig, noise_scale_stats, sharpness_stats
+from regimescope.regimes.mechanics_probe import MechanicsConfig, mechanics_stats
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,
@@ -192,15 +192,9 @@ class DynamicsCallback(TrainerCallback):
 
     def mechanics_stats(self, model, optimizer, step: int) -> dict:
         """Sharpness and noise scale on the probe batch, each at its own cadence."""
-        cfg = self.mechanics
-        if cfg is None or not has_tokens(self.probe):
+        if not has_tokens(self.probe):
             return {}
-        record: dict = {}
-        if cfg.sharpness_every and step % cfg.sharpness_every == 0:
-            record |= sharpness_stats(model, self.probe, optimizer, cfg)
-        if cfg.noise_scale_every and step % cfg.noise_scale_every == 0:
-            record |= noise_scale_stats(model, self.probe)
-        return record
+        return mechanics_stats(model, self.probe, optimizer, self.mechanics, step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.pending is not None and state.global_step == self.pending["step"]:

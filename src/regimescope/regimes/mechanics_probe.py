@@ -97,3 +97,27 @@ def noise_scale_stats(model, batch: dict) -> dict[str, float]:
         "gradient_sq": found.gradient_sq,
         "trace_cov": found.trace_cov,
     }
+
+
+def mechanics_due(config: MechanicsConfig | None, step: int) -> bool:
+    """Whether any reading of ``config`` falls on ``step``."""
+    if config is None:
+        return False
+    return any(
+        every and step % every == 0 for every in (config.sharpness_every, config.noise_scale_every)
+    )
+
+
+def mechanics_stats(
+    model, batch: dict, optimizer, config: MechanicsConfig | None, step: int
+) -> dict:
+    """The readings of ``config`` due at ``step`` on the fixed probe ``batch``, each at
+    its own cadence: ``sharpness_stats`` and ``noise_scale_stats``."""
+    if config is None:
+        return {}
+    record: dict = {}
+    if config.sharpness_every and step % config.sharpness_every == 0:
+        record |= sharpness_stats(model, batch, optimizer, config)
+    if config.noise_scale_every and step % config.noise_scale_every == 0:
+        record |= noise_scale_stats(model, batch)
+    return record

@@ -13,7 +13,10 @@ statistics, each switchable in ``RecorderConfig``:
 - fraction of parameters changed since the start, exactly in fp32 and after a bf16 cast of
   both (the precision panel of finding 3a: Mukherjee et al. 2025, arXiv 2505.11711, and
   the bf16 caveat of arXiv 2509.04259 / 2602.03839);
-- weight norms per layer and overall.
+- weight norms per layer and overall;
+- with ``mechanics`` set, the sharpness λ_max of the loss Hessian (and Adam's
+  preconditioned one) and the gradient noise scale B_simple on a fixed probe batch
+  (``regimes.mechanics_probe``; the SFT loop and the Trainer callback read them).
 
 The statistics are pure functions, written once in ``instruments`` (``entropy``, ``kl``,
 ``formats``, ``precision.changed_fractions``, ``weights``); this module decides what is
@@ -25,13 +28,15 @@ weights before a logged step). Layers are named ``embed``, ``layer_0`` .. ``laye
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from regimescope.config import ADDED_LATER
 from regimescope.instruments.formats import format_stats
 from regimescope.instruments.precision import changed_fractions
 from regimescope.instruments.weights import update_ratios, weight_norms
+from regimescope.regimes.mechanics_probe import MechanicsConfig
 
 Snapshot = dict[str, torch.Tensor]  # parameter name -> detached copy
 
@@ -49,6 +54,9 @@ class RecorderConfig:
     probe_problems: int = 0  # held-out prompts sampled greedily at each logged step (0 = off)
     probe_split: str = "test"  # split the probe prompts come from
     probe_max_new_tokens: int = 96  # token budget of each probe completion
+    mechanics: MechanicsConfig = field(default_factory=MechanicsConfig, metadata=ADDED_LATER)
+    # sharpness and gradient noise scale on a fixed probe batch, each every N steps (SFT and
+    # the Trainer callback; off by default: each reading costs backward passes)
 
 
 def should_log(step: int, total: int, every: int) -> bool:

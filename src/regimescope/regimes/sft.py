@@ -66,6 +66,7 @@ from regimescope.regimes.finetune import (
     resolve_lr,
     start_weights,
 )
+from regimescope.regimes.mechanics_probe import mechanics_due, mechanics_stats
 from regimescope.regimes.recorder import (
     Recorder,
     RecorderConfig,
@@ -287,6 +288,17 @@ def sft_step(model, ref, optimizer, batch, cfg: SFTConfig, log: bool) -> dict:
     return stats
 
 
+def mechanics_probe_batch(task, tokenizer, cfg: SFTConfig) -> dict:
+    """The fixed batch the mechanics readings are taken on: the gold batch of step 0 (the
+    same at every reading, as Cohen et al. read sharpness on a fixed subset)."""
+    batch = gold_batch(task, tokenizer, cfg, 0)
+    return {
+        "input_ids": batch.input_ids,
+        "attention_mask": batch.attention_mask,
+        "labels": batch.labels,
+    }
+
+
 def sft(
     cfg: SFTConfig,
     root=None,
@@ -319,9 +331,12 @@ def train(
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas)
     start = resume(run, model, optimizer)
     pools: dict[int, list[dict]] = {}  # the current round's pool (data="self")
+    mechanics = cfg.recorder.mechanics
+    reads = mechanics.sharpness_every or mechanics.noise_scale_every
+    probe = mechanics_probe_batch(task, tokenizer, cfg) if reads else None
     for step in range(start, cfg.steps):
         done = step + 1
-        log = should_log(done, cfg.steps, cfg.recorder.every)
+        log = should_log(done, cfg.steps, cfg.recorder.every) or mechanics_due(mechanics, done)
         set_lr(
             optimizer, warmup_cosine(step, cfg.steps, cfg.warmup_steps, cfg.lr, cfg.min_lr_ratio)
         )
@@ -338,6 +353,8 @@ def train(
         if log:
             record |= recorder.weight_stats(model)
             record |= probe_stats(model, tokenizer, leaf_tasks(task), cfg.recorder, cfg.seed)
+            if probe is not None:
+                record |= mechanics_stats(model, probe, optimizer, mechanics, done)
             run.append_metrics(record)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             save_checkpoint(run, done, model, tokenizer, optimizer)

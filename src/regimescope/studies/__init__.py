@@ -18,6 +18,7 @@ from regimescope.studies import (
     capability_origin,
     format_collapse,
     instruction_tuning,
+    learning_mechanics,
     rl_catalyst,
     rl_objectives,
     rl_weights,
@@ -34,6 +35,7 @@ STUDIES: dict[str, Study] = {
         capability_origin.STUDY,
         two_phase.STUDY,
         format_collapse.STUDY,
+        learning_mechanics.STUDY,
     )
 }
 PLUGINS_ENV = "REGIMESCOPE_STUDY_MODULES"

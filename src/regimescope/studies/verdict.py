@@ -107,22 +107,53 @@ def interval_rule(effect: Effect, support_above: float, contradict_below: float)
     )
 
 
-def equivalence_rule(effect: Effect, margin: float) -> Decision:
+def upper_rule(effect: Effect, support_below: float, contradict_above: float) -> Decision:
+    """``interval_rule`` for a claim that a quantity is small: supports if the 95% interval
+    lies below ``support_below``; contradicts if the contradicting interval lies above
+    ``contradict_above`` (>= ``support_below``); inconclusive otherwise.
+
+    >>> upper_rule(Effect("spread ratio", 1.1, (0.8, 1.5)), 2.0, 4.0).verdict
+    'supports'
+    """
+    if contradict_above < support_below:
+        raise ValueError("contradict_above must not be below support_below")
+    if effect.ci95[1] < support_below:
+        return Decision("supports", f"{effect.name} {fmt(effect)} lies below {support_below:g}")
+    if effect.contradict_interval[0] > contradict_above:
+        return Decision(
+            "contradicts",
+            f"{effect.name} {fmt(effect, wide=True)} lies above {contradict_above:g}",
+            effect.family,
+        )
+    return Decision(
+        "inconclusive",
+        f"{effect.name} {fmt(effect)} straddles [{support_below:g}, {contradict_above:g}]",
+    )
+
+
+def equivalence_rule(
+    effect: Effect, margin: float, contradict_margin: float | None = None
+) -> Decision:
     """Supports "no meaningful difference" if the 95% interval lies inside (-margin,
-    margin); contradicts if the contradicting interval lies wholly outside; inconclusive
-    otherwise (TOST-style).
+    margin); contradicts if the contradicting interval lies wholly outside
+    ±``contradict_margin`` (``margin`` unless given; never less); inconclusive otherwise
+    (TOST-style). A wider contradicting margin leaves a band where a prediction is
+    neither confirmed nor refuted (a tolerance the source itself admits).
 
     >>> equivalence_rule(Effect("gap", 0.01, (-0.02, 0.03)), 0.05).verdict
     'supports'
     """
+    outer = margin if contradict_margin is None else contradict_margin
+    if outer < margin:
+        raise ValueError("contradict_margin must not be below margin")
     low, high = effect.ci95
     if -margin < low and high < margin:
         return Decision("supports", f"{effect.name} {fmt(effect)} lies within ±{margin:g}")
     low, high = effect.contradict_interval
-    if low >= margin or high <= -margin:
+    if low >= outer or high <= -outer:
         return Decision(
             "contradicts",
-            f"{effect.name} {fmt(effect, wide=True)} lies outside ±{margin:g}",
+            f"{effect.name} {fmt(effect, wide=True)} lies outside ±{outer:g}",
             effect.family,
         )
     return Decision("inconclusive", f"{effect.name} {fmt(effect)} crosses ±{margin:g}")
