@@ -33,7 +33,7 @@ def _register() -> None:
     """Attach every command to the app, once (heavy imports stay inside the commands)."""
     if app.registered_commands:
         return
-    from regimescope.commands import basics, demo, diff, report, study, train
+    from regimescope.commands import basics, compare, demo, diff, publish, report, study, train
 
     app.command("organisms")(basics.organisms)
     app.command("tasks")(basics.tasks)
@@ -47,6 +47,9 @@ def _register() -> None:
     app.command("studies")(study.studies)
     app.command("study")(study.study)
     app.command("report")(report.report)
+    app.command("publish")(publish.publish)
+    app.command("findings")(publish.findings)
+    app.command("compare")(compare.compare)
     app.command("diff")(diff.diff)
     from regimescope.commands import passk
 
