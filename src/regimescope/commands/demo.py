@@ -18,6 +18,7 @@ from rich.table import Table
 from regimescope.commands.basics import OUT, Store
 from regimescope.commands.progress import STDERR, log_line
 from regimescope.commands.study import current_codes
+from regimescope.findings import FINDINGS
 
 COLUMNS = (
     TextColumn("[bold]{task.description}"),
@@ -41,6 +42,9 @@ def demo(
             "(1: one after another in this process)."
         ),
     ] = 1,
+    findings: Annotated[
+        Path, typer.Option(help="Committed findings shown beside this run's verdicts.")
+    ] = FINDINGS,
 ) -> None:
     """Run every registered study at SCALE and write an evidence-backed HTML report."""
     from regimescope.errors import BadInput, choose
@@ -59,7 +63,12 @@ def demo(
     else:
         walls = run_all_parallel(STUDIES, scale, store_root(store), jobs)
     html_path, json_path = write_report(
-        store_root(store), out, scale, time.perf_counter() - started, current_codes(STUDIES)
+        store_root(store),
+        out,
+        scale,
+        time.perf_counter() - started,
+        current_codes(STUDIES),
+        findings if findings.is_dir() else None,
     )
     show_breakdown(walls, time.perf_counter() - started)
     OUT.print(f"report: {html_path}\nverdicts: {json_path}")

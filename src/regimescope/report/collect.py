@@ -1,8 +1,9 @@
-"""Read finished study folders from the run store (and nothing else).
+"""Read finished study folders from the run store and from ``findings/`` (and nothing else).
 
 The report imports no training or study code: everything it shows comes from the files a
 study wrote (``study.json``, ``verdict.json``, ``tables/``, ``figures/``, ``meta.json``,
-``complete.json``), so a report can be re-rendered anywhere the store is.
+``complete.json``; a finding is a copy of them, see ``regimescope/findings.py``), so a
+report can be re-rendered anywhere the store or the findings are.
 
 A folder is **stale** when the fingerprint of the code that made it (``study.json``'s
 ``code``) is not today's: the caller passes today's fingerprints (``current``, computed in
@@ -29,6 +30,7 @@ class StudyRecord:
     tables: list[Path] = field(default_factory=list)  # csv files
     others: list[dict[str, Any]] = field(default_factory=list)  # verdicts at other scales
     stale: bool = False  # made by code whose fingerprint is not today's
+    source: str = "store"  # "store" (this machine's runs) or "findings" (committed results)
 
     @property
     def sort_key(self) -> tuple:
@@ -62,7 +64,10 @@ SCALE_RANK = {"smoke": 0, "quick": 1, "full": 2}  # a larger design speaks for t
 
 
 def collect_studies(
-    store: str | Path, scale: str | None = None, current: dict[str, str] | None = None
+    store: str | Path,
+    scale: str | None = None,
+    current: dict[str, str] | None = None,
+    findings: str | Path | None = None,
 ) -> list[StudyRecord]:
     """Every complete study under ``<store>/study/``, one per study name, in claim order:
     the newest at the largest scale present (full over quick over smoke), or at ``scale``
@@ -73,9 +78,12 @@ def collect_studies(
     and at each scale a current folder is preferred to a newer stale one; the largest
     scale is chosen among current folders, and a stale one is chosen only where no
     current one exists (it is then marked stale).
+
+    With ``findings`` (a findings folder), its committed folders join the store's; at
+    equal staleness and scale the one that finished last is shown.
     """
     chosen = []
-    for group in _by_name(store, current).values():
+    for group in _by_name(store, current, findings).values():
         newest = newest_per_scale(group)
         fresh = {k: r for k, r in newest.items() if not r.stale}
         pool = fresh or newest
@@ -96,13 +104,15 @@ def newest_per_scale(group: list[StudyRecord]) -> dict[str, StudyRecord]:
 
 
 def verdicts_by_scale(
-    store: str | Path, current: dict[str, str] | None = None
+    store: str | Path,
+    current: dict[str, str] | None = None,
+    findings: str | Path | None = None,
 ) -> dict[str, dict[str, str]]:
     """study name -> {scale: verdict} of the newest complete folder at each scale
     ({} for a store that holds none); a stale verdict reads ``"supports (stale)"``."""
     return {
         name: {scale: _label(r) for scale, r in newest_per_scale(group).items()}
-        for name, group in _by_name(store, current).items()
+        for name, group in _by_name(store, current, findings).items()
     }
 
 
@@ -111,13 +121,21 @@ def _label(record: StudyRecord) -> str:
 
 
 def _by_name(
-    store: str | Path, current: dict[str, str] | None = None
+    store: str | Path,
+    current: dict[str, str] | None = None,
+    findings: str | Path | None = None,
 ) -> dict[str, list[StudyRecord]]:
-    """Every complete study folder under ``<store>/study/``, grouped by study name, marked
-    stale where ``current`` gives another fingerprint for its study."""
+    """Every complete study folder under ``<store>/study/`` (and every finding under
+    ``findings``), grouped by study name, marked stale where ``current`` gives another
+    fingerprint for its study."""
+    folders = [(p.parent, "store") for p in sorted((Path(store) / "study").glob("*/complete.json"))]
+    if findings is not None:
+        folders += [
+            (p.parent, "findings") for p in sorted(Path(findings).glob("*/*/complete.json"))
+        ]
     groups: dict[str, list[StudyRecord]] = {}
-    for path in sorted((Path(store) / "study").glob("*/complete.json")):
-        record = read_study(path.parent)
+    for folder, source in folders:
+        record = replace(read_study(folder), source=source)
         name = record.study["name"]
         if current is not None and name in current:
             record = replace(record, stale=record.study.get("code") != current[name])
@@ -138,6 +156,7 @@ def _brief(record: StudyRecord) -> dict[str, Any]:
         "effect": _effect(effects[0]) if effects else None,
         "folder": str(record.folder),
         "stale": record.stale,
+        "source": record.source,
     }
 
 
@@ -161,6 +180,7 @@ def verdict_summary(records: list[StudyRecord]) -> list[dict[str, Any]]:
                 "effect": None if primary is None else _effect(primary),
                 "seeds": r.verdict["seeds"],
                 "scale": r.study["scale"],
+                "from": r.source,
                 "full_design": r.verdict["full_design"],
                 "stale": r.stale,
                 "code": r.study.get("code"),

@@ -57,7 +57,7 @@ def verdict_table(records: list[StudyRecord], base: Path) -> str:
             f"<td>{escape(s['source'])}</td><td class='{escape(v['verdict'])}'>"
             f"<a href='#{escape(s['name'])}'>{escape(v['verdict'])}</a></td>"
             f"<td><a href='{link(r.folder, base)}'>{effect_text(effect)}</a></td>"
-            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}{' (stale)' if r.stale else ''}"
+            f"<td>{len(v['seeds'])}</td><td>{escape(s['scale'])}{origin(r.source, r.stale)}"
             f"{'' if v['full_design'] else ', reduced'}</td>"
             f"<td>{other_verdicts(r, base)}</td></tr>"
         )
@@ -68,13 +68,20 @@ def verdict_table(records: list[StudyRecord], base: Path) -> str:
     return f"<table id='verdicts'>{head}{''.join(rows)}</table>"
 
 
+def origin(source: str, stale: bool) -> str:
+    """' (committed, stale)': where a verdict comes from, when not this machine's store,
+    and whether the code that made it has changed since."""
+    marks = (["committed"] if source == "findings" else []) + (["stale"] if stale else [])
+    return f" ({', '.join(marks)})" if marks else ""
+
+
 def other_verdicts(r: StudyRecord, base: Path) -> str:
     """'quick: contradicts' for each other scale the store holds, linked to its folder."""
     return (
         "; ".join(
             f"{escape(o['scale'])}: <a class='{escape(o['verdict'])}' "
             f"href='{link(Path(o['folder']), base)}'>{escape(o['verdict'])}</a>"
-            f"{' (stale)' if o.get('stale') else ''}"
+            f"{origin(o.get('source', 'store'), o.get('stale', False))}"
             for o in r.others
         )
         or "—"
@@ -143,7 +150,8 @@ def study_section(r: StudyRecord, base: Path) -> str:
         f"<section id='{escape(s['name'])}'><h2>{escape(s['number'])}. {escape(s['claim'])}</h2>"
         f"<p class='meta'>{escape(s['source'])} · study <code>{escape(s['name'])}</code> · "
         f"scale {escape(s['scale'])} · seeds {escape(str(v['seeds']))} · "
-        f"wall time {wall:.0f} s · <a href='{link(r.folder, base)}'>run folder</a></p>"
+        f"wall time {wall:.0f} s · <a href='{link(r.folder, base)}'>"
+        f"{'committed finding' if r.source == 'findings' else 'run folder'}</a></p>"
         f"{correction}<p><b>Setup.</b> {escape(s['setup'])}</p>{figures}"
         f"<p><b>Decision rule</b> (written before the data). {escape(v['rule'])}</p>"
         f"<p><b>Verdict:</b> <span class='{escape(v['verdict'])}'>{escape(v['verdict'])}</span> — "
