@@ -22,6 +22,7 @@ from regimescope.studies import (
     rl_catalyst,
     rl_objectives,
     rl_weights,
+    same_score,
     two_phase,
 )
 
@@ -35,6 +36,7 @@ STUDIES: dict[str, Study] = {
         capability_origin.STUDY,
         two_phase.STUDY,
         format_collapse.STUDY,
+        same_score.STUDY,
         learning_mechanics.STUDY,
     )
 }

@@ -1,0 +1,193 @@
+"""Study 8, part A: the same score on top of different algorithms (the Clock and the Pizza).
+
+Claim (seed note 8). Identical benchmark performance conceals radically different internal
+structures (and improving one capability degrades others; that half is parts B and C, not
+built yet). Part A tests the cleanest published case: Zhong, Liu, Tegmark, Andreas 2023,
+*The Clock and the Pizza* (NeurIPS, arXiv 2306.17844, code fjzzq2002/pizza): one-layer
+transformers trained on (a + b) mod p all reach near-perfect test accuracy, yet with
+attention on (α = 1) they often implement the "Clock" (a rotation by a + b: gradient
+symmetricity low, distance irrelevance near 1) and with attention replaced by a constant
+(α = 0) the "Pizza" (x_a + x_b read together: symmetricity near 1, distance irrelevance
+low). Counterpoint kept in view (OpenReview cCJoZxwh9s): both are one abstract algorithm at
+another level of description, so "different internals" is a claim about these measures.
+Details: ``shared/research/findings-6-10.md`` §8.
+
+Design. The paper's one-layer transformer (``organisms.modular``: no LayerNorm, ReLU MLP,
+learned positions, attention α·softmax + (1 − α)·1), full-batch AdamW as in its code
+(``regimes.modular``), 80% of the p² pairs for training; α ∈ {0, 0.5, 1} over seeds
+(``experiment``). Per model: test accuracy, gradient symmetricity (the notebook's 100
+triples), distance irrelevance, and linear CKA of the residual stream between every pair
+of models (``analysis``). Three registered parts (``RULE``) on the α = 0 and α = 1 groups;
+α = 0.5 is shown, not decided on.
+
+Departures from the paper: p = 31 (full) and 23 (quick) instead of 59; 3000 and 1000 steps
+instead of 20000 epochs (every model is at 100% test accuracy well before, pilots in
+NOTES.md); width 128 (full) and 64 (quick); the paper filters non-circular runs before its
+figures, we keep every run (a filter chosen after seeing the runs would decide the verdict).
+
+Scales: ``full`` (5 seeds x 3 α, p = 31, width 128; about 20 core-minutes), ``quick`` (3
+seeds, p = 23, width 64; about a minute), ``smoke`` (the test suite).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from regimescope.organisms.modular import ModularConfig
+from regimescope.regimes.modular import ModularRunConfig
+from regimescope.studies.base import Study, StudyContext
+from regimescope.studies.same_score import analysis, experiment, outputs
+from regimescope.studies.verdict import (
+    Decision,
+    Effect,
+    Premise,
+    Verdict,
+    decide_parts,
+    interval_rule,
+)
+
+CLAIM = (
+    "Models with the same test accuracy can implement different algorithms: one-layer "
+    "transformers on modular addition reach near-perfect accuracy with attention on or "
+    "off, yet their internals (gradient symmetricity, distance irrelevance, representation "
+    "similarity) differ by the attention dial more than by seed."
+)
+SOURCE = (
+    "Zhong, Liu, Tegmark, Andreas 2023, NeurIPS, arXiv 2306.17844 (seed note 8; McCoy et al. "
+    "1911.02969, Kirk et al. 2310.06452, Lanham et al. 2307.13702 for parts B and C)"
+)
+CORRECTION = (
+    "The paper finds a phase diagram, not a clean switch: at α = 1 both Clock and Pizza "
+    "occur depending on width and seed, and it filters non-circular runs; the two may be "
+    "one abstract algorithm at another level of description (OpenReview cCJoZxwh9s)."
+)
+SETUP = (
+    "The paper's one-layer transformer on (a + b) mod p with attention α·softmax + (1 − α), "
+    "α in {0, 0.5, 1}, several seeds, full-batch AdamW on 80% of the pairs; each model's "
+    "test accuracy, gradient symmetricity, distance irrelevance and pairwise linear CKA."
+)
+
+TRAINING = ModularRunConfig(organism=ModularConfig(p=31, width=128), steps=3000)
+
+
+@dataclass(frozen=True)
+class SameScoreConfig:
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # seeds per α (initialisation and split)
+    alphas: tuple[float, ...] = (0.0, 0.5, 1.0)  # attention dials; 0 and 1 are decided on
+    run: ModularRunConfig = TRAINING  # the training recipe (α and seeds set per run)
+    triples: int = 100  # (a, b, c) triples of gradient symmetricity (the notebook's 100)
+    resamples: int = 2000  # bootstrap resamples per interval
+
+
+def full() -> SameScoreConfig:
+    """The citable design: 5 seeds x 3 α, p = 31, width 128, 3000 steps."""
+    return SameScoreConfig()
+
+
+def quick() -> SameScoreConfig:
+    """About a minute on 2 cores: 3 seeds x 3 α, p = 23, width 64, 1000 steps."""
+    organism = ModularConfig(p=23, width=64, mlp_width=256)
+    return replace(full(), seeds=(0, 1, 2), run=replace(TRAINING, organism=organism, steps=1000))
+
+
+def smoke() -> SameScoreConfig:
+    """Seconds: p = 11, width 32, 300 steps (the test suite)."""
+    organism = ModularConfig(p=11, width=32, heads=2, mlp_width=128)
+    run = replace(TRAINING, organism=organism, steps=300, lr=3e-3, weight_decay=1.0)
+    return replace(full(), seeds=(0, 1), alphas=(0.0, 1.0), run=run, triples=20, resamples=200)
+
+
+# The decision rule, fixed before any result (2026-12-07; pilots in NOTES.md).
+PIZZA, CLOCK = 0.0, 1.0  # the two dials the parts compare
+SCORE = 0.95  # the premise: every decided model's test accuracy is at least this
+SYMMETRICITY_GAP = 0.2  # Pizza minus Clock symmetricity above this: different algorithms
+IRRELEVANCE_GAP = 0.2  # Clock minus Pizza distance irrelevance above this
+CKA_GAP = 0.05  # within-group minus between-group CKA above this
+FAMILY = 3
+SAME_SCORE = "the same score"
+RULE = (
+    f"On the α = {PIZZA:g} (Pizza) and α = {CLOCK:g} (Clock) groups, seeds resampled within "
+    f"each: (1) mean gradient symmetricity, Pizza minus Clock, supports if its 95% interval "
+    f"lies above {SYMMETRICITY_GAP}, contradicts if its {1 - 0.05 / FAMILY:.4g} interval lies "
+    f"below 0; (2) mean distance irrelevance, Clock minus Pizza, the same against "
+    f"{IRRELEVANCE_GAP}; (3) mean linear CKA of the final residual stream over pairs of "
+    f"distinct models within a group minus over pairs across the groups, the same against "
+    f"{CKA_GAP}. Premise ({SAME_SCORE}): every model of both groups has test accuracy at "
+    f"least {SCORE}; if not, every part is inconclusive. Overall: contradicts if any part "
+    "contradicts, supports if all support, else inconclusive."
+)
+
+
+def same_score(models) -> Premise:
+    """Every model of the two decided groups reached ``SCORE`` test accuracy."""
+    decided = models[models.alpha.isin((PIZZA, CLOCK))]
+    low = float(decided.test_accuracy.min())
+    held = low >= SCORE
+    return Premise(held, f"lowest test accuracy {low:.3f} {'>=' if held else '<'} {SCORE}")
+
+
+def decide(
+    symmetricity: Effect, irrelevance: Effect, cka: Effect, premise: Premise
+) -> tuple[Decision, dict[str, Decision]]:
+    """The pre-registered rule (``RULE``) on effects built with ``family=FAMILY``."""
+    parts = {
+        "symmetricity differs by α": interval_rule(symmetricity, SYMMETRICITY_GAP, 0.0),
+        "distance irrelevance differs by α": interval_rule(irrelevance, IRRELEVANCE_GAP, 0.0),
+        "representations differ by α": interval_rule(cka, CKA_GAP, 0.0),
+    }
+    return decide_parts(parts, {SAME_SCORE: premise})
+
+
+def run(cfg: SameScoreConfig, ctx: StudyContext) -> Verdict:
+    """Train every model, measure its internals, decide, and write tables and figures."""
+    models, states = experiment.train_and_measure(cfg, ctx)
+    pairs = analysis.cka_table(states)
+    effects = {
+        "symmetricity": analysis.group_gap(
+            models, "symmetricity", PIZZA, CLOCK, cfg.resamples, FAMILY
+        ),
+        "irrelevance": analysis.group_gap(
+            models, "distance_irrelevance", CLOCK, PIZZA, cfg.resamples, FAMILY
+        ),
+        "cka": analysis.cka_gap(pairs, (PIZZA, CLOCK), cfg.resamples, FAMILY),
+    }
+    premise = same_score(models)
+    overall, parts = decide(**effects, premise=premise)
+    outputs.save(ctx, models, pairs, analysis.summary(models))
+    return Verdict(
+        study=STUDY.name,
+        claim=CLAIM,
+        verdict=overall.verdict,
+        reason=outputs.reason(overall, parts, models),
+        rule=RULE,
+        effects=list(effects.values()),
+        parts=parts,
+        premises={SAME_SCORE: premise},
+        scale=ctx.scale,
+        seeds=list(cfg.seeds),
+        notes=outputs.design_notes(cfg, ctx.scale),
+        follow_up=outputs.follow_up(parts),
+    )
+
+
+def check(cfg: SameScoreConfig) -> None:
+    """BadInput for a design the rule cannot score."""
+    from regimescope.errors import BadInput
+
+    if not {PIZZA, CLOCK} <= set(cfg.alphas):
+        raise BadInput(f"alphas must include {PIZZA:g} and {CLOCK:g}, the dials the rule compares")
+    if len(cfg.seeds) < 2:
+        raise BadInput("the study needs at least 2 seeds per α: its intervals resample seeds")
+
+
+STUDY = Study(
+    name="same-score",
+    number="8",
+    claim=CLAIM,
+    source=SOURCE,
+    correction=CORRECTION,
+    setup=SETUP,
+    scales={"smoke": smoke, "quick": quick, "full": full},
+    run=run,
+    check=check,
+)

@@ -1,0 +1,109 @@
+"""Tables, figures and the verdict's words for the same-score study (study 8, part A)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from regimescope.studies.verdict import Decision
+
+CAPTIONS = {
+    "internals": (
+        "Each trained model as a point: gradient symmetricity against distance irrelevance, "
+        "coloured by the attention dial α (Pizza: high symmetricity, low distance "
+        "irrelevance; Clock: the reverse); test accuracy in the legend."
+    ),
+    "cka": (
+        "Linear CKA of the residual stream at the last position on all p² inputs between "
+        "every pair of models, ordered by α then seed (1 on the diagonal)."
+    ),
+}
+
+
+def save(ctx, models: pd.DataFrame, pairs: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """``tables/models.csv``, ``summary.csv``, ``cka_pairs.csv`` and the two figures."""
+    ctx.save_table("models", models)
+    ctx.save_table("summary", summary)
+    ctx.save_table("cka_pairs", pairs)
+    ctx.save_figure("internals", plot_internals(models), CAPTIONS["internals"])
+    ctx.save_figure("cka", plot_cka(models, pairs), CAPTIONS["cka"])
+
+
+def reason(overall: Decision, parts: dict[str, Decision], models: pd.DataFrame) -> str:
+    """The overall branch, the parts that did not support, and the accuracy range."""
+    open_parts = dict.fromkeys(d.reason for d in parts.values() if d.verdict != "supports")
+    details = f" ({'; '.join(open_parts)})" if open_parts else ""
+    low, high = models.test_accuracy.min(), models.test_accuracy.max()
+    scores = f"Test accuracy of the {len(models)} models: {low:.3f}-{high:.3f}."
+    return f"{overall.reason}{details}. {scores}"
+
+
+def follow_up(parts: dict[str, Decision]) -> str:
+    """The question the outcome opens."""
+    if all(d.verdict == "supports" for d in parts.values()):
+        return (
+            "Equal accuracy, different algorithms: does a model trained on a task with a "
+            "shortcut show the same hidden spread in how it generalises (part B), and what "
+            "does RL's accuracy gain cost in calibration, diversity and faithfulness (part C)?"
+        )
+    return (
+        "The α groups did not separate on every measure: at what width and training length "
+        "does the Clock/Pizza split become clean, and which measure (symmetricity, distance "
+        "irrelevance, CKA) is the reliable one at tiny scale?"
+    )
+
+
+def design_notes(cfg, scale: str) -> str:
+    notes = [
+        f"{len(cfg.seeds)} seeds per α: intervals resample seeds within α",
+        "part A of study 8 only: parts B (generalisation spread) and C (what a gain costs) "
+        "are not built yet",
+    ]
+    if scale == "smoke":
+        notes.append("tiny models and few steps: a plumbing check, not evidence")
+    return "; ".join(notes)
+
+
+def plot_internals(models: pd.DataFrame):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for alpha, group in models.groupby("alpha"):
+        accuracy = f"test acc {group.test_accuracy.min():.3f}-{group.test_accuracy.max():.3f}"
+        ax.scatter(
+            group.distance_irrelevance,
+            group.symmetricity,
+            s=30,
+            label=f"α = {alpha:g} ({accuracy})",
+        )
+    ax.set(xlabel="distance irrelevance (Clock ≈ 1)", ylabel="gradient symmetricity (Pizza ≈ 1)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_cka(models: pd.DataFrame, pairs: pd.DataFrame):
+    plt = pyplot()
+    keys = [
+        tuple(k)
+        for k in models.sort_values(["alpha", "seed"])[["alpha", "seed"]].itertuples(index=False)
+    ]
+    index = {k: i for i, k in enumerate(keys)}
+    matrix = np.eye(len(keys))
+    for r in pairs.itertuples():
+        i, j = index[(r.alpha_1, r.seed_1)], index[(r.alpha_2, r.seed_2)]
+        matrix[i, j] = matrix[j, i] = r.cka
+    fig, ax = plt.subplots(figsize=(1.5 + 0.35 * len(keys), 1.2 + 0.35 * len(keys)))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    labels = [f"α{a:g}/s{s}" for a, s in keys]
+    ax.set_xticks(range(len(keys)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(keys)), labels, fontsize=7)
+    fig.colorbar(image, ax=ax, label="linear CKA")
+    return fig
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
