@@ -3,9 +3,10 @@
 One run per (attention dial α, seed) of the one-layer modular-addition transformer
 (``regimes.modular``), each keyed by its config in the store; a seed sets both the
 initialisation and the train/test split, offset by α (``model_run``), so every (α, seed)
-model is its own draw and seeds are nested in α. Per model: test accuracy (the "score"), gradient symmetricity and
-distance irrelevance (``instruments.clock_pizza``), and the residual stream at the last
-position on all p² inputs (for CKA between models, ``analysis``).
+model is its own draw and seeds are nested in α. Per model: test accuracy (the "score"),
+gradient symmetricity and distance irrelevance (``instruments.clock_pizza``), and the
+residual stream at the last position on all p² inputs (for CKA between models,
+``analysis``).
 """
 
 from __future__ import annotations
