@@ -13,9 +13,11 @@ torch.set_num_threads(1)  # tests compare bit-identical runs; keep the thread co
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    """A fresh, empty run store for one test."""
+    """A fresh, empty run store for one test (and no committed findings: a report or demo
+    in a test shows only what the test ran)."""
     root = tmp_path / "runs"
     monkeypatch.setenv("REGIMESCOPE_STORE", str(root))
+    monkeypatch.setenv("REGIMESCOPE_FINDINGS", str(tmp_path / "findings"))
     return root
 
 

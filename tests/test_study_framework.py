@@ -188,7 +188,7 @@ def test_per_model_lines_report_each_model_once_as_its_samples_end():
     ]
 
 
-def test_report_bad_input(tmp_path, capsys):
+def test_report_bad_input(store, tmp_path, capsys):
     from regimescope.cli import main
 
     assert main(["report", str(tmp_path / "nope")]) == 2

@@ -13,6 +13,7 @@ the demo read ``findings/`` beside the store and say which verdict came from whe
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,8 +21,14 @@ from regimescope.errors import BadInput
 from regimescope.store import atomic_dir
 
 FINDINGS = Path("findings")  # default folder, at the repository root
+ROOT_ENV = "REGIMESCOPE_FINDINGS"  # overrides the default (the tests point it elsewhere)
 RECORDS = ("study.json", "verdict.json", "config.json", "meta.json", "complete.json")
 FOLDERS = ("tables", "figures")  # copied whole: CSV tables, PNG figures and their captions
+
+
+def findings_root(root: str | Path | None = None) -> Path:
+    """The findings folder: ``root``, else $REGIMESCOPE_FINDINGS, else ./findings."""
+    return Path(root or os.environ.get(ROOT_ENV) or FINDINGS)
 
 
 def finding_folders(root: str | Path = FINDINGS) -> list[Path]:

@@ -18,7 +18,7 @@ from rich.table import Table
 from regimescope.commands.basics import OUT, Store
 from regimescope.commands.progress import STDERR, log_line
 from regimescope.commands.study import current_codes
-from regimescope.findings import FINDINGS
+from regimescope.findings import findings_root
 
 COLUMNS = (
     TextColumn("[bold]{task.description}"),
@@ -43,8 +43,11 @@ def demo(
         ),
     ] = 1,
     findings: Annotated[
-        Path, typer.Option(help="Committed findings shown beside this run's verdicts.")
-    ] = FINDINGS,
+        Path | None,
+        typer.Option(
+            help="Committed findings shown beside this run's verdicts [default: findings]."
+        ),
+    ] = None,
 ) -> None:
     """Run every registered study at SCALE and write an evidence-backed HTML report."""
     from regimescope.errors import BadInput, choose
@@ -68,7 +71,7 @@ def demo(
         scale,
         time.perf_counter() - started,
         current_codes(STUDIES),
-        findings if findings.is_dir() else None,
+        shelf if (shelf := findings_root(findings)).is_dir() else None,
     )
     show_breakdown(walls, time.perf_counter() - started)
     OUT.print(f"report: {html_path}\nverdicts: {json_path}")

@@ -14,16 +14,19 @@ from typing import Annotated
 import typer
 
 from regimescope.commands.basics import OUT, Store
-from regimescope.findings import FINDINGS
+from regimescope.findings import findings_root
 
-FindingsDir = Annotated[Path, typer.Option(help="The findings folder (committed with the code).")]
+FindingsDir = Annotated[
+    Path | None,
+    typer.Option(help="The findings folder, committed with the code [default: findings]."),
+]
 
 
 def publish(
     name: Annotated[str, typer.Argument(help="Study whose finished folder to publish.")],
     scale: Annotated[str, typer.Option(help="quick or full.")] = "full",
     store: Store = None,
-    findings: FindingsDir = FINDINGS,
+    findings: FindingsDir = None,
 ) -> None:
     """Copy the study's newest finished folder at SCALE (today's code) into FINDINGS."""
     from regimescope.commands.study import current_codes
@@ -36,7 +39,7 @@ def publish(
     choose("scale", scale, ("quick", "full"))
     code = current_codes({name: STUDIES[name]})[name]
     folder = newest_current(store_root(store), name, scale, code)
-    target = copy_out(folder, findings)
+    target = copy_out(folder, findings_root(findings))
     OUT.print(f"published {name} ({scale}) from {folder}\nto {target}")
 
 
@@ -60,9 +63,10 @@ def newest_current(root: Path, name: str, scale: str, code: str) -> Path:
     return max(current, key=lambda f: f[2])[3]
 
 
-def findings(findings: FindingsDir = FINDINGS) -> None:
+def findings(findings: FindingsDir = None) -> None:
     """Print the committed findings as a Markdown table (the README's Findings table)."""
-    OUT.print(findings_table(findings), markup=False, highlight=False, soft_wrap=True)
+    table = findings_table(findings_root(findings))
+    OUT.print(table, markup=False, highlight=False, soft_wrap=True)
 
 
 def findings_table(root: Path) -> str:

@@ -9,7 +9,7 @@ import typer
 
 from regimescope.commands.basics import OUT
 from regimescope.errors import BadInput
-from regimescope.findings import FINDINGS
+from regimescope.findings import findings_root
 
 
 def report(
@@ -19,8 +19,11 @@ def report(
     ),
     scale: Annotated[str | None, typer.Option(help="Only studies run at this scale.")] = None,
     findings: Annotated[
-        Path, typer.Option(help="Committed findings read beside STORE (skipped if absent).")
-    ] = FINDINGS,
+        Path | None,
+        typer.Option(
+            help="Committed findings read beside STORE (skipped if absent) [default: findings]."
+        ),
+    ] = None,
 ) -> None:
     """Render report.html and verdicts.json from the finished studies in STORE (and the
     committed findings)."""
@@ -28,7 +31,7 @@ def report(
     from regimescope.report import collect_studies, write_report
     from regimescope.studies import STUDIES
 
-    shelf = findings if findings.is_dir() else None
+    shelf = findings_root(findings) if findings_root(findings).is_dir() else None
     if not store.is_dir() and shelf is None:
         raise BadInput(
             f"no run store at {str(store)!r}; give the folder studies wrote to (default: runs)"
