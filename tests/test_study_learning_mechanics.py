@@ -321,3 +321,17 @@ def test_smoke_run_writes_tables_figures_and_a_verdict(store):
         assert (run.path / "tables" / f"{table}.csv").is_file()
     for figure in study.outputs.CAPTIONS:
         assert (run.path / "figures" / f"{figure}.png").is_file()
+
+
+def test_the_follow_up_names_a_refuted_prediction_before_an_undecided_one():
+    from regimescope.studies.learning_mechanics import outputs
+    from regimescope.studies.verdict import Decision
+
+    parts = {
+        "sharpness hovers at 2/η": Decision("supports", "x"),
+        "scaling law predicts the larger model": Decision("inconclusive", "y"),
+        "loss curves collapse across sizes": Decision("contradicts", "z"),
+    }
+    assert outputs.follow_up(parts).startswith("loss curves collapse across sizes (contradicts)")
+    held = {name: Decision("supports", "x") for name in parts}
+    assert "transformer organisms" in outputs.follow_up(held)

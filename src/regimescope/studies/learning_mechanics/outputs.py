@@ -66,19 +66,38 @@ def reason(overall: Decision, parts: dict[str, Decision], found) -> str:
     )
 
 
+FOLLOW_UPS = {  # part -> the question its failure (or indecision) opens
+    "scaling law predicts the larger model": (
+        "the size sweep gives every width one Adam learning rate and the same examples per "
+        "parameter (standard parameterisation, not compute-optimal): does a per-width "
+        "learning-rate sweep or μP bring the largest width back onto the law?"
+    ),
+    "loss curves collapse across sizes": (
+        "the normalised curves fan out by width under one learning rate for all widths: do "
+        "they collapse once each width trains compute-optimally (Qiu et al.'s condition)?"
+    ),
+    "noise scale predicts the critical batch": (
+        "is B_simple read later in training, nearer the target loss, a better predictor?"
+    ),
+}
+
+
 def follow_up(parts: dict[str, Decision]) -> str:
-    """The question the outcome opens."""
-    failed = [name for name, d in parts.items() if d.verdict == "contradicts"]
-    if failed:
+    """The question the outcome opens: that of the first refuted part (else the first
+    undecided one), or, when all held, whether the laws hold on the LM organisms."""
+    for wanted in ("contradicts", "inconclusive"):  # a refuted prediction comes first
+        for name, decision in parts.items():
+            if decision.verdict == wanted and name in FOLLOW_UPS:
+                return f"{name} ({wanted}): {FOLLOW_UPS[name]}"
+    if any(d.verdict != "supports" for d in parts.values()):
         return (
-            f"{failed[0]} failed on the teacher task: is it the organism (an MLP on a "
-            "smooth teacher) or the law, and does the transformer organism on language "
-            "data fail the same way?"
+            "The edge-of-stability parts did not all hold on MLP students: does full-batch "
+            "training of the transformer organisms behave the same way?"
         )
     return (
-        "The laws held (or could not be decided) on MLP students: do the same registered "
-        "predictions hold for the transformer organisms the other studies train, where "
-        "Adam's preconditioned sharpness replaces 2/η?"
+        "The laws held on MLP students: do the same registered predictions hold for the "
+        "transformer organisms the other studies train, where Adam's preconditioned "
+        "sharpness replaces 2/η?"
     )
 
 
