@@ -66,6 +66,8 @@ def test_publish_command_takes_only_todays_code_and_says_what_the_store_holds(
     assert main(argv) == 0
     assert (shelf / "toy" / "quick" / "complete.json").is_file()
     assert main(["publish", "nope", "--store", str(store)]) == 2
+    assert main(["findings", "--findings", str(tmp_path / "absent")]) == 2
+    assert "no findings folder" in capsys.readouterr().err
 
 
 def test_the_committed_findings_are_marked_where_their_code_has_changed():

@@ -65,7 +65,12 @@ def newest_current(root: Path, name: str, scale: str, code: str) -> Path:
 
 def findings(findings: FindingsDir = None) -> None:
     """Print the committed findings as a Markdown table (the README's Findings table)."""
-    table = findings_table(findings_root(findings))
+    from regimescope.errors import BadInput
+
+    root = findings_root(findings)
+    if not root.is_dir():
+        raise BadInput(f"no findings folder at {str(root)!r}; `regimescope publish` makes one")
+    table = findings_table(root)
     OUT.print(table, markup=False, highlight=False, soft_wrap=True)
 
 
