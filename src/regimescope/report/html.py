@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from regimescope.report.collect import SCALE_RANK, StudyRecord
+from regimescope.report.narrative import narrative
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -201,6 +202,7 @@ def render(records: list[StudyRecord], out_dir: Path, wall_s: float | None = Non
         f"<p><i>{escape(QUESTION)}</i></p><p>Each claim below was turned into a controlled "
         "experiment on model organisms trained here from scratch; a verdict comes from a decision "
         "rule written before the data.</p>"
+        f"{narrative(records)}{next_lines(records)}"
         f"{provenance(records, wall_s)}{verdict_table(records, out_dir)}{sections}"
-        f"{next_lines(records)}</body></html>"
+        "</body></html>"
     )
