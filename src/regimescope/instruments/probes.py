@@ -78,7 +78,7 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
 def control_labels(labels: Sequence[int], types: Sequence[str], seed: int = 0) -> np.ndarray:
