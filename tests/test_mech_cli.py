@@ -92,6 +92,7 @@ def test_probe_refuses_bad_input_in_one_line(folder, tmp_path, capsys):
         (["probe", str(tmp_path / "nomodel"), str(folder / "probe.jsonl")], "no model folder"),
         (["probe", model, str(folder / "probe.jsonl"), "--sites", "resid"], "bad --sites"),
         (["probe", model, str(folder / "probe.jsonl"), "--split", "word"], "unknown split"),
+        (["probe", model, str(folder / "probe.jsonl"), "--layers", "0,3"], "no block(s) [3]"),
         (["probe", model, str(data)], "every label"),
     ]
     data.write_text(json.dumps({"prompt": "ab", "label": 1}) + "\n")

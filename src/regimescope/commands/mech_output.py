@@ -29,15 +29,37 @@ def parse_positions(text: str | None) -> list[int] | None:
         raise BadInput(f"bad --positions {text!r}; give integers such as -3,-2,-1") from None
 
 
+def parse_layers(text: str | None, names: list[str]) -> list[str]:
+    """``names`` kept to the comma-separated layers of ``text`` (None: all), or BadInput."""
+    if text is None:
+        return names
+    try:
+        layers = {int(part) for part in text.split(",")}
+    except ValueError:
+        raise BadInput(f"bad --layers {text!r}; give block indices such as 0,4,8") from None
+    kept = [n for n in names if int(n.split(".")[1]) in layers]
+    found = {int(n.split(".")[1]) for n in kept}
+    if found != layers:
+        raise BadInput(f"--layers {text!r}: the model has no block(s) {sorted(layers - found)}")
+    return kept
+
+
+def layer_labels(names: Sequence[str], kinds: Sequence[str]) -> list[str]:
+    """The block index of each heatmap row: the layers of the first kind's sites."""
+    return [n.split(".")[1] for n in names if n.endswith(f"hook_{kinds[0]}")]
+
+
 def heatmap_png(
     panels: Sequence[tuple[str, np.ndarray]],
     columns: Sequence[str],
+    rows: Sequence[str],
     xlabel: str,
     colorbar: str,
     limits: tuple[float, float],
 ) -> bytes:
     """One heatmap per (title, [layers, positions] array), side by side, as PNG bytes: rows
-    the layer, columns the position, a diverging colour map over ``limits``."""
+    the layers (labelled ``rows``), columns the positions (labelled ``columns``), a
+    diverging colour map over ``limits``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,7 +72,7 @@ def heatmap_png(
         image = ax.imshow(values, vmin=limits[0], vmax=limits[1], cmap="RdBu_r", origin="lower")
         ax.set(title=title, xlabel=xlabel, ylabel="layer")
         ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
-        ax.set_yticks(range(layers))
+        ax.set_yticks(range(layers), rows)
     fig.colorbar(image, ax=axes[0].tolist(), label=colorbar)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")

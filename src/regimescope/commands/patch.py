@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from regimescope.commands.basics import OUT, resolve_model
-from regimescope.commands.mech_output import heatmap_png, parse_kinds
+from regimescope.commands.mech_output import heatmap_png, layer_labels, parse_kinds, parse_layers
 from regimescope.errors import choose
 
 TOP = 8  # cells shown on the terminal
@@ -36,6 +36,9 @@ def patch(
             "noise: corrupted activation into the clean run (necessity)."
         ),
     ] = "denoise",
+    layers: Annotated[
+        str | None, typer.Option(help="Blocks to measure, e.g. 0,4,8 (default: all).")
+    ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result here.")] = None,
     plot: Annotated[
@@ -54,7 +57,7 @@ def patch(
     choose("mode", mode, MODES)
     net, tokenizer = load_model(resolve_model(model), device=device)
     found_pairs = patch_inputs(pairs, tokenizer)
-    names = site_names(net, kinds)
+    names = parse_layers(layers, site_names(net, kinds))
     device_of = next(net.parameters()).device
     clean, corrupt, target, foil = (
         t.to(device_of)
@@ -81,7 +84,14 @@ def patch(
     ]
     columns = [f"{p}:{t}" for p, t in enumerate(found_pairs.tokens)]
     label = f"normalised effect ({mode})"
-    png = heatmap_png(panels, columns, "position:token (first clean prompt)", label, (-1, 1))
+    png = heatmap_png(
+        panels,
+        columns,
+        layer_labels(names, kinds),
+        "position:token (first clean prompt)",
+        label,
+        (-1, 1),
+    )
     if json_out is not None:
         write_json_atomic(json_out, result)
     if plot is not None:

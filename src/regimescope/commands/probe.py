@@ -12,7 +12,13 @@ import typer
 from rich.table import Table
 
 from regimescope.commands.basics import OUT, resolve_model
-from regimescope.commands.mech_output import heatmap_png, parse_kinds, parse_positions
+from regimescope.commands.mech_output import (
+    heatmap_png,
+    layer_labels,
+    parse_kinds,
+    parse_layers,
+    parse_positions,
+)
 from regimescope.errors import BadInput, choose
 
 SPLITS = ("example", "type")
@@ -46,6 +52,9 @@ def probe(
     ] = "example",
     test_fraction: Annotated[float, typer.Option(help="Share held out for scoring.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the split, control labels, baseline.")] = 0,
+    layers: Annotated[
+        str | None, typer.Option(help="Blocks to measure, e.g. 0,4,8 (default: all).")
+    ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result here.")] = None,
     plot: Annotated[
@@ -66,7 +75,7 @@ def probe(
         raise BadInput(f"--test-fraction must be in (0, 1), got {test_fraction}")
     examples, values = probe_inputs(data)
     net, tokenizer = load_model(resolve_model(model), device=device)
-    names = site_names(net, kinds)
+    names = parse_layers(layers, site_names(net, kinds))
     found = probe_with_baseline(
         net,
         tokenizer,
@@ -90,7 +99,14 @@ def probe(
             name: {side: [asdict(r) for r in found[side][name]] for side in found} for name in names
         },
     }
-    png = heatmap_png(panels(found, kinds), columns, "token position", "fraction", (-1, 1))
+    png = heatmap_png(
+        panels(found, kinds),
+        columns,
+        layer_labels(names, kinds),
+        "token position",
+        "fraction",
+        (-1, 1),
+    )
     if json_out is not None:
         write_json_atomic(json_out, result)
     if plot is not None:
