@@ -54,6 +54,10 @@ def _register() -> None:
     from regimescope.commands import passk
 
     app.command("passk")(passk.passk)
+    from regimescope.commands import patch, probe
+
+    app.command("probe")(probe.probe)
+    app.command("patch")(patch.patch)
 
 
 def _offline_and_quiet() -> None:
