@@ -6,7 +6,7 @@ import torch
 from regimescope.errors import BadInput
 from regimescope.studies import VERDICTS, Effect, run_study, study_config
 from regimescope.studies import same_score as study
-from regimescope.studies.same_score import analysis, experiment
+from regimescope.studies.same_score import analysis, experiment, generalisation
 from regimescope.studies.verdict import Premise
 
 
@@ -21,19 +21,49 @@ HELD, FAILED = Premise(True, "synthetic"), Premise(False, "synthetic")
 APART, NONE, UNSURE = e(0.4, 0.7), e(-0.3, -0.1), e(0.05, 0.3)
 
 
+SPREAD, TIGHT = e(0.2, 0.35), e(-0.02, 0.01)  # part B: OOD spread beyond ID, or none
+
+
 @pytest.mark.parametrize(
     ("effects", "premise", "expected"),
     [
-        ((APART, APART, e(0.1, 0.2)), HELD, "supports"),
-        ((NONE, APART, e(0.1, 0.2)), HELD, "contradicts"),
-        ((APART, APART, e(-0.2, -0.05)), HELD, "contradicts"),
-        ((APART, UNSURE, e(0.1, 0.2)), HELD, "inconclusive"),
-        ((NONE, NONE, e(-0.2, -0.05)), FAILED, "inconclusive"),  # scores differ: no claim
+        ((APART, APART, e(0.1, 0.2), SPREAD), HELD, "supports"),
+        ((NONE, APART, e(0.1, 0.2), SPREAD), HELD, "contradicts"),
+        ((APART, APART, e(-0.2, -0.05), SPREAD), HELD, "contradicts"),
+        ((APART, APART, e(0.1, 0.2), TIGHT), HELD, "contradicts"),  # no hidden spread
+        ((APART, UNSURE, e(0.1, 0.2), SPREAD), HELD, "inconclusive"),
+        ((NONE, NONE, e(-0.2, -0.05), SPREAD), FAILED, "inconclusive"),  # scores differ
     ],
 )
 def test_decide_reaches_every_verdict(effects, premise, expected):
-    overall, parts = study.decide(*effects, premise=premise)
+    overall, parts = study.decide(*effects, premise=premise, premise_b=HELD)
     assert overall.verdict == expected and len(parts) == study.FAMILY
+
+
+def test_each_premise_gates_only_its_own_part():
+    overall, parts = study.decide(APART, APART, e(0.1, 0.2), TIGHT, HELD, FAILED)
+    assert overall.verdict == "inconclusive" and parts[study.PART_B].verdict == "inconclusive"
+    assert parts["symmetricity differs by α"].verdict == "supports"
+    _, parts = study.decide(NONE, APART, e(0.1, 0.2), SPREAD, FAILED, HELD)
+    assert parts[study.PART_B].verdict == "supports"
+    assert parts["symmetricity differs by α"].verdict == "inconclusive"
+
+
+def test_part_b_spread_counts_seeds_not_prompt_noise():
+    """Eight seeds alike in distribution (0.98) but from 0.2 to 0.9 where the shortcut is
+    wrong: the spread gap is their sd (0.245); seeds alike in both give a gap near 0."""
+    rng = np.random.default_rng(0)
+
+    def rows(shares):
+        return np.stack([(rng.random(400) < p).astype(float) for p in shares])
+
+    spread = {"test": rows([0.98] * 8), "conflict": rows(np.linspace(0.2, 0.9, 8))}
+    gap = generalisation.spread_gap(spread, np.arange(8), 400, study.FAMILY)
+    assert 0.2 < gap.estimate < 0.3 and gap.ci95[0] > study.SPREAD_GAP
+    alike = {"test": rows([0.98] * 8), "conflict": rows([0.6] * 8)}
+    flat = generalisation.spread_gap(alike, np.arange(8), 400, study.FAMILY)
+    assert abs(flat.estimate) < 0.05 and flat.ci95[1] < study.SPREAD_GAP
+    assert list(generalisation.in_band({"test": rows([0.99, 0.5, 0.97])}, 0.95)) == [0, 2]
 
 
 def models(values: dict[float, list[float]], column="symmetricity") -> pd.DataFrame:
@@ -102,7 +132,7 @@ def test_the_design_is_checked_before_anything_runs():
 def test_smoke_run_writes_tables_figures_and_a_verdict(store):
     verdict, run = run_study(study.STUDY, "smoke", store=store)
     assert verdict.verdict in VERDICTS and len(verdict.parts) == study.FAMILY
-    for table in ("models", "summary", "cka_pairs"):
+    for table in ("models", "summary", "cka_pairs", "shortcut"):
         assert (run.path / "tables" / f"{table}.csv").is_file()
     for figure in study.outputs.CAPTIONS:
         assert (run.path / "figures" / f"{figure}.png").is_file()

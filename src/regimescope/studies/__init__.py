@@ -19,6 +19,7 @@ from regimescope.studies import (
     format_collapse,
     instruction_tuning,
     learning_mechanics,
+    paired_analysis,
     rl_catalyst,
     rl_objectives,
     rl_weights,
@@ -36,6 +37,7 @@ STUDIES: dict[str, Study] = {
         capability_origin.STUDY,
         two_phase.STUDY,
         format_collapse.STUDY,
+        paired_analysis.STUDY,
         same_score.STUDY,
         learning_mechanics.STUDY,
     )

@@ -1,8 +1,9 @@
-"""Study 8, part A: the same score on top of different algorithms (the Clock and the Pizza).
+"""Study 8: the same score on top of different algorithms (part A, the Clock and the Pizza)
+and of different generalisation (part B, a planted shortcut).
 
 Claim (seed note 8). Identical benchmark performance conceals radically different internal
-structures (and improving one capability degrades others; that half is parts B and C, not
-built yet). Part A tests the cleanest published case: Zhong, Liu, Tegmark, Andreas 2023,
+structures (and improving one capability degrades others; that half is part C, not built
+yet). Part A tests the cleanest published case: Zhong, Liu, Tegmark, Andreas 2023,
 *The Clock and the Pizza* (NeurIPS, arXiv 2306.17844, code fjzzq2002/pizza): one-layer
 transformers trained on (a + b) mod p all reach near-perfect test accuracy, yet with
 attention on (α = 1) they often implement the "Clock" (a rotation by a + b: gradient
@@ -18,25 +19,29 @@ learned positions, attention α·softmax + (1 − α)·1), full-batch AdamW as i
 (``experiment``). Per model: test accuracy, gradient symmetricity (the notebook's 100
 triples), distance irrelevance, and linear CKA of the residual stream between every pair
 of models (``analysis``). Three registered parts (``RULE``) on the α = 0 and α = 1 groups;
-α = 0.5 is shown, not decided on.
+α = 0.5 is shown, not decided on. Part B (``generalisation``): McCoy et al.'s 100 seeds,
+equal in distribution and spread from 0 to 66% on HANS, rebuilt with a planted shortcut;
+one more registered part.
 
 Departures from the paper: p = 31 (full) and 23 (quick) instead of 59; 3000 and 1000 steps
 instead of 20000 epochs (every model is at 100% test accuracy well before, pilots in
 NOTES.md); width 128 (full) and 64 (quick); the paper filters non-circular runs before its
 figures, we keep every run (a filter chosen after seeing the runs would decide the verdict).
 
-Scales: ``full`` (5 seeds x 3 α, p = 31, width 128; about 20 core-minutes), ``quick`` (3
-seeds, p = 23, width 64; about a minute), ``smoke`` (the test suite).
+Scales: ``full`` (5 seeds x 3 α, p = 31, width 128, and 30 shortcut organisms; about 35
+core-minutes), ``quick`` (3 seeds, p = 23, width 64, and 8 shortcut organisms; a few
+minutes), ``smoke`` (the test suite).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from regimescope.organisms.modular import ModularConfig
 from regimescope.regimes.modular import ModularRunConfig
 from regimescope.studies.base import Study, StudyContext
-from regimescope.studies.same_score import analysis, experiment, outputs
+from regimescope.studies.same_score import analysis, experiment, generalisation, outputs
+from regimescope.studies.same_score.generalisation import ShortcutConfig
 from regimescope.studies.verdict import (
     Decision,
     Effect,
@@ -50,7 +55,9 @@ CLAIM = (
     "Models with the same test accuracy can implement different algorithms: one-layer "
     "transformers on modular addition reach near-perfect accuracy with attention on or "
     "off, yet their internals (gradient symmetricity, distance irrelevance, representation "
-    "similarity) differ by the attention dial more than by seed."
+    "similarity) differ by the attention dial more than by seed; and seeds of one recipe "
+    "with the same in-distribution accuracy spread widely where a shortcut they could have "
+    "learned gives the wrong answer."
 )
 SOURCE = (
     "Zhong, Liu, Tegmark, Andreas 2023, NeurIPS, arXiv 2306.17844 (seed note 8; McCoy et al. "
@@ -64,7 +71,10 @@ CORRECTION = (
 SETUP = (
     "The paper's one-layer transformer on (a + b) mod p with attention α·softmax + (1 − α), "
     "α in {0, 0.5, 1}, several seeds, full-batch AdamW on 80% of the pairs; each model's "
-    "test accuracy, gradient symmetricity, distance irrelevance and pairwise linear CKA."
+    "test accuracy, gradient symmetricity, distance irrelevance and pairwise linear CKA; "
+    "and many seeds of a small transformer on a comparison task whose distractor agrees "
+    "with the answer on 98% of training prompts, scored in distribution and where it "
+    "disagrees."
 )
 
 TRAINING = ModularRunConfig(organism=ModularConfig(p=31, width=128), steps=3000)
@@ -77,24 +87,40 @@ class SameScoreConfig:
     run: ModularRunConfig = TRAINING  # the training recipe (α and seeds set per run)
     triples: int = 100  # (a, b, c) triples of gradient symmetricity (the notebook's 100)
     resamples: int = 2000  # bootstrap resamples per interval
+    shortcut: ShortcutConfig = field(default_factory=ShortcutConfig)  # part B's organisms
 
 
 def full() -> SameScoreConfig:
-    """The citable design: 5 seeds x 3 α, p = 31, width 128, 3000 steps."""
+    """The citable design: 5 seeds x 3 α, p = 31, width 128, 3000 steps; 30 shortcut
+    organisms scored on 500 prompts per split."""
     return SameScoreConfig()
 
 
 def quick() -> SameScoreConfig:
-    """About a minute on 2 cores: 3 seeds x 3 α, p = 23, width 64, 1000 steps."""
+    """A few minutes on 2 cores: 3 seeds x 3 α, p = 23, width 64, 1000 steps; 8 shortcut
+    organisms on 300 prompts per split."""
     organism = ModularConfig(p=23, width=64, mlp_width=256)
-    return replace(full(), seeds=(0, 1, 2), run=replace(TRAINING, organism=organism, steps=1000))
+    shortcut = replace(ShortcutConfig(), seeds=tuple(range(8)), prompts=300)
+    run = replace(TRAINING, organism=organism, steps=1000)
+    return replace(full(), seeds=(0, 1, 2), run=run, shortcut=shortcut)
 
 
 def smoke() -> SameScoreConfig:
     """Seconds: p = 11, width 32, 300 steps (the test suite)."""
     organism = ModularConfig(p=11, width=32, heads=2, mlp_width=128)
     run = replace(TRAINING, organism=organism, steps=300, lr=3e-3, weight_decay=1.0)
-    return replace(full(), seeds=(0, 1), alphas=(0.0, 1.0), run=run, triples=20, resamples=200)
+    recipe = generalisation.short_recipe()
+    loop = replace(recipe.loop, organism=replace(recipe.loop.organism, width=32), steps=60)
+    shortcut = ShortcutConfig(seeds=(0, 1, 2), run=replace(recipe, loop=loop), prompts=40)
+    return replace(
+        full(),
+        seeds=(0, 1),
+        alphas=(0.0, 1.0),
+        run=run,
+        triples=20,
+        resamples=200,
+        shortcut=shortcut,
+    )
 
 
 # The decision rule, fixed before any result (2026-12-07; pilots in NOTES.md).
@@ -103,8 +129,14 @@ SCORE = 0.95  # the premise: every decided model's test accuracy is at least thi
 SYMMETRICITY_GAP = 0.2  # Pizza minus Clock symmetricity above this: different algorithms
 IRRELEVANCE_GAP = 0.2  # Clock minus Pizza distance irrelevance above this
 CKA_GAP = 0.05  # within-group minus between-group CKA above this
-FAMILY = 3
+BAND = 0.95  # part B: in-distribution accuracy of a seed in the "same score" band
+IN_BAND = 0.8  # part B's premise: at least this share of the seeds (and 3) in the band
+SPREAD_GAP = 0.1  # part B: sd of conflict accuracy minus sd in distribution above this
+NO_SPREAD = 0.03  # part B contradicts below this: no hidden spread
+FAMILY = 4
 SAME_SCORE = "the same score"
+SAME_SCORE_B = "the same score in distribution (part B)"
+PART_B = "generalisation differs at the same score"
 RULE = (
     f"On the α = {PIZZA:g} (Pizza) and α = {CLOCK:g} (Clock) groups, seeds resampled within "
     f"each: (1) mean gradient symmetricity, Pizza minus Clock, supports if its 95% interval "
@@ -113,8 +145,15 @@ RULE = (
     f"{IRRELEVANCE_GAP}; (3) mean linear CKA of the final residual stream over pairs of "
     f"distinct models within a group minus over pairs across the groups, the same against "
     f"{CKA_GAP}. Premise ({SAME_SCORE}): every model of both groups has test accuracy at "
-    f"least {SCORE}; if not, every part is inconclusive. Overall: contradicts if any part "
-    "contradicts, supports if all support, else inconclusive."
+    f"least {SCORE}; if not, parts 1-3 are inconclusive. (4) Part B, over the shortcut "
+    f"organisms whose held-out in-distribution accuracy is at least {BAND}, seeds and "
+    "prompts resampled crossed: the standard deviation across seeds of accuracy on the "
+    "conflict prompts (the shortcut gives the wrong answer) minus that of in-distribution "
+    f"accuracy supports if its 95% interval lies above {SPREAD_GAP}, contradicts if its "
+    f"{1 - 0.05 / FAMILY:.4g} interval lies below {NO_SPREAD}; premise ({SAME_SCORE_B}): "
+    f"at least {IN_BAND:.0%} of the seeds, and at least 3, are in the band, else part 4 is "
+    "inconclusive. Overall: contradicts if any part contradicts, supports if all support, "
+    "else inconclusive."
 )
 
 
@@ -126,16 +165,31 @@ def same_score(models) -> Premise:
     return Premise(held, f"lowest test accuracy {low:.3f} {'>=' if held else '<'} {SCORE}")
 
 
+def same_score_b(correct, seeds: int) -> Premise:
+    """Part B's gate: enough shortcut organisms reached the in-distribution band."""
+    held = len(generalisation.in_band(correct, BAND))
+    needed = max(3, IN_BAND * seeds)
+    return Premise(held >= needed, f"{held} of {seeds} seeds at in-distribution accuracy >= {BAND}")
+
+
 def decide(
-    symmetricity: Effect, irrelevance: Effect, cka: Effect, premise: Premise
+    symmetricity: Effect,
+    irrelevance: Effect,
+    cka: Effect,
+    spread: Effect,
+    premise: Premise,
+    premise_b: Premise,
 ) -> tuple[Decision, dict[str, Decision]]:
     """The pre-registered rule (``RULE``) on effects built with ``family=FAMILY``."""
     parts = {
         "symmetricity differs by α": interval_rule(symmetricity, SYMMETRICITY_GAP, 0.0),
         "distance irrelevance differs by α": interval_rule(irrelevance, IRRELEVANCE_GAP, 0.0),
         "representations differ by α": interval_rule(cka, CKA_GAP, 0.0),
+        PART_B: interval_rule(spread, SPREAD_GAP, NO_SPREAD),
     }
-    return decide_parts(parts, {SAME_SCORE: premise})
+    rests_on = {name: (SAME_SCORE,) for name in parts if name != PART_B}
+    gates = {SAME_SCORE: premise, SAME_SCORE_B: premise_b}
+    return decide_parts(parts, gates, rests_on | {PART_B: (SAME_SCORE_B,)})
 
 
 def run(cfg: SameScoreConfig, ctx: StudyContext) -> Verdict:
@@ -151,18 +205,28 @@ def run(cfg: SameScoreConfig, ctx: StudyContext) -> Verdict:
         ),
         "cka": analysis.cka_gap(pairs, (PIZZA, CLOCK), cfg.resamples, FAMILY),
     }
+    correct = generalisation.train_and_score(cfg.shortcut, ctx)
+    banded = generalisation.in_band(correct, BAND)
+    if len(banded) >= 2:
+        effects["spread"] = generalisation.spread_gap(correct, banded, cfg.resamples, FAMILY)
+    else:  # no spread to measure: the premise below fails and gates the part
+        effects["spread"] = Effect(generalisation.SPREAD_NAME, float("nan"), (float("nan"),) * 2)
     premise = same_score(models)
-    overall, parts = decide(**effects, premise=premise)
+    premise_b = same_score_b(correct, len(cfg.shortcut.seeds))
+    overall, parts = decide(**effects, premise=premise, premise_b=premise_b)
     outputs.save(ctx, models, pairs, analysis.summary(models))
+    outputs.save_shortcut(ctx, generalisation.accuracy_table(cfg.shortcut, correct), BAND)
     return Verdict(
         study=STUDY.name,
         claim=CLAIM,
         verdict=overall.verdict,
-        reason=outputs.reason(overall, parts, models),
+        reason=outputs.reason(
+            overall, parts, models, generalisation.accuracy_table(cfg.shortcut, correct)
+        ),
         rule=RULE,
         effects=list(effects.values()),
         parts=parts,
-        premises={SAME_SCORE: premise},
+        premises={SAME_SCORE: premise, SAME_SCORE_B: premise_b},
         scale=ctx.scale,
         seeds=list(cfg.seeds),
         notes=outputs.design_notes(cfg, ctx.scale),
@@ -178,6 +242,8 @@ def check(cfg: SameScoreConfig) -> None:
         raise BadInput(f"alphas must include {PIZZA:g} and {CLOCK:g}, the dials the rule compares")
     if len(cfg.seeds) < 2:
         raise BadInput("the study needs at least 2 seeds per α: its intervals resample seeds")
+    if len(cfg.shortcut.seeds) < 3:
+        raise BadInput("part B needs at least 3 shortcut seeds: it measures their spread")
 
 
 STUDY = Study(

@@ -1,4 +1,4 @@
-"""Tables, figures and the verdict's words for the same-score study (study 8, part A)."""
+"""Tables, figures and the verdict's words for the same-score study (study 8, parts A, B)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ CAPTIONS = {
         "Linear CKA of the residual stream at the last position on all p² inputs between "
         "every pair of models, ordered by α then seed (1 on the diagonal)."
     ),
+    "shortcut": (
+        "Part B: each shortcut organism (one seed of one recipe) as a point, held-out "
+        "in-distribution accuracy against accuracy on prompts where the shortcut gives the "
+        "wrong answer; the dashed line is the band of the same score."
+    ),
 }
 
 
@@ -29,22 +34,46 @@ def save(ctx, models: pd.DataFrame, pairs: pd.DataFrame, summary: pd.DataFrame) 
     ctx.save_figure("cka", plot_cka(models, pairs), CAPTIONS["cka"])
 
 
-def reason(overall: Decision, parts: dict[str, Decision], models: pd.DataFrame) -> str:
-    """The overall branch, the parts that did not support, and the accuracy range."""
+def save_shortcut(ctx, table: pd.DataFrame, band: float) -> None:
+    """Part B: ``tables/shortcut.csv`` and its figure."""
+    from regimescope.studies.same_score.generalisation import plot
+
+    ctx.save_table("shortcut", table)
+    ctx.save_figure("shortcut", plot(table, band), CAPTIONS["shortcut"])
+
+
+def reason(
+    overall: Decision, parts: dict[str, Decision], models: pd.DataFrame, shortcut: pd.DataFrame
+) -> str:
+    """The overall branch, the parts that did not support, and the accuracy ranges."""
     open_parts = dict.fromkeys(d.reason for d in parts.values() if d.verdict != "supports")
     details = f" ({'; '.join(open_parts)})" if open_parts else ""
     low, high = models.test_accuracy.min(), models.test_accuracy.max()
     scores = f"Test accuracy of the {len(models)} models: {low:.3f}-{high:.3f}."
-    return f"{overall.reason}{details}. {scores}"
+    columns = {split: shortcut[f"{split}_accuracy"] for split in ("test", "conflict")}
+    ranges = {split: f"{c.min():.3f}-{c.max():.3f}" for split, c in columns.items()}
+    part_b = (
+        f" Part B, {len(shortcut)} shortcut organisms: in distribution {ranges['test']}, "
+        f"where the shortcut is wrong {ranges['conflict']}."
+    )
+    return f"{overall.reason}{details}. {scores}{part_b}"
 
 
 def follow_up(parts: dict[str, Decision]) -> str:
     """The question the outcome opens."""
     if all(d.verdict == "supports" for d in parts.values()):
         return (
-            "Equal accuracy, different algorithms: does a model trained on a task with a "
-            "shortcut show the same hidden spread in how it generalises (part B), and what "
-            "does RL's accuracy gain cost in calibration, diversity and faithfulness (part C)?"
+            "Equal accuracy, different algorithms and different generalisation: what does "
+            "RL's accuracy gain cost in calibration, diversity and faithfulness (part C), "
+            "and does the shortcut spread shrink with longer training or grow with width?"
+        )
+    if parts.get("generalisation differs at the same score", Decision("", "")).verdict != (
+        "supports"
+    ):
+        return (
+            "The shortcut organisms did not spread as registered: at what training length "
+            "do seeds of one recipe agree in distribution yet disagree where the shortcut "
+            "breaks, and does the spread outlive longer training?"
         )
     return (
         "The α groups did not separate on every measure: at what width and training length "
@@ -56,8 +85,9 @@ def follow_up(parts: dict[str, Decision]) -> str:
 def design_notes(cfg, scale: str) -> str:
     notes = [
         f"{len(cfg.seeds)} seeds per α: intervals resample seeds within α",
-        "part A of study 8 only: parts B (generalisation spread) and C (what a gain costs) "
-        "are not built yet",
+        f"part B: {len(cfg.shortcut.seeds)} shortcut organisms, {cfg.shortcut.prompts} "
+        "prompts per split",
+        "part C (what a gain costs) is not built yet",
     ]
     if scale == "smoke":
         notes.append("tiny models and few steps: a plumbing check, not evidence")
