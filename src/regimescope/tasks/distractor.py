@@ -33,7 +33,7 @@ from regimescope.tasks.base import Example, Score, example_rng, is_heldout
 
 NAME = "distractor"
 SPLITS = ("train", "test", "decorrelated", "conflict")
-AGREEMENT = {"decorrelated": 0.5, "conflict": 0.0}  # P(D = C) in the held-out splits that depart from training
+AGREEMENT = {"decorrelated": 0.5, "conflict": 0.0}  # P(D = C) where it departs from training
 HELDOUT_FRACTION = 0.2  # share of quadruples kept out of training
 ANSWERS = ("N", "Y")  # the answer token for C = 0 and C = 1
 
