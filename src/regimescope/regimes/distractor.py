@@ -73,4 +73,3 @@ def seeded(cfg: DistractorRunConfig, seed: int) -> DistractorRunConfig:
 def code_fingerprint() -> str:
     """The fingerprint of this regime's code, once per process."""
     return module_fingerprint(__name__)
-
