@@ -85,8 +85,9 @@ ARGUMENT = (
         "8",
         "The same score can sit on different internals, and a gain in one capability can "
         "cost another: a score alone does not identify what training built.",
-        "One-layer modular-arithmetic models; the Clock and the Pizza are the paper's own "
-        "tiny setting, so this is the claim's home scale.",
+        "Part A's one-layer modular-arithmetic models are the Clock and the Pizza's own "
+        "setting; part B's shortcut is planted and trained from scratch, where McCoy et al. "
+        "fine-tuned a pretrained model; what a gain costs (part C) is not built yet.",
     ),
     Step(
         "9",
