@@ -55,9 +55,7 @@ class Executor:
         if self.name == "inline" and self.workers not in (None, 1):
             raise BadInput(f"the inline executor has one worker, got --workers {self.workers}")
         if self.address is not None and self.name != "ray":
-            raise BadInput(
-                f"--address names a Ray cluster: it needs --executor ray, not {self.name}"
-            )
+            raise BadInput(f"--address needs --executor ray, not {self.name}")
 
     @property
     def size(self) -> int:
