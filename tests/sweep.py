@@ -24,13 +24,15 @@ def inline_verdict(store: Path) -> dict:
     return dataclasses.asdict(verdict)
 
 
-def executed(executor: Executor, store: Path) -> tuple[dict, list, set, set]:
+def executed(executor: Executor, store: Path, watch=lambda: None) -> tuple[dict, list, set, set]:
     """(verdict, the outcomes of the plan's jobs, run folders after the plan, run folders
-    after the study) with the plan trained on ``executor``, then the study run."""
+    after the study) with the plan trained on ``executor``, then the study run. ``watch()``
+    is called as each job ends and once more before the pool closes."""
     outcomes = []
     plan = study_plan(NAME, study_config(STUDIES[NAME], SCALE, sets=SETS))
     with opened(executor, store) as pool:
-        train_plan(plan, pool, outcomes.append)
+        train_plan(plan, pool, lambda outcome: (outcomes.append(outcome), watch()))
+        watch()
     trained = run_folders(store)
     verdict, _ = run_study(STUDIES[NAME], SCALE, None, store, sets=SETS)
     return dataclasses.asdict(verdict), outcomes, trained, run_folders(store)

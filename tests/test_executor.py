@@ -108,6 +108,7 @@ def test_bad_executor_options_are_one_line():
         Executor("local", 2, "10.0.0.1:6379")
 
 
+@pytest.mark.slow  # 30 s; the local pool also runs in the demo test below, Ray in its own
 def test_local_processes_train_the_plan_and_the_study_only_analyses(tmp_path, inline_sweep):
     store = tmp_path / "runs"
     verdict, outcomes, trained, after = executed(Executor("local", 2), store)

@@ -25,7 +25,7 @@ import sys
 from concurrent.futures import Future
 
 from regimescope.errors import BadInput
-from regimescope.executor.jobs import Analyse, Place, Train, run_job
+from regimescope.executor.jobs import Analyse, Outcome, Place, Train, run_job
 from regimescope.executor.pools import threads_per_worker
 
 LOOPBACK_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -82,7 +82,7 @@ class RayPool:
             threads = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
             self.owned = True
         self.place = dataclasses.replace(place, threads=threads)
-        self.task = ray.remote(run_job).options(num_cpus=threads, max_retries=MAX_RETRIES)
+        self.task = ray.remote(run_on_node).options(num_cpus=threads, max_retries=MAX_RETRIES)
 
     def submit(self, job: Train | Analyse) -> Future:
         future: Future = Future()
@@ -93,6 +93,15 @@ class RayPool:
     def close(self) -> None:
         if self.owned:
             self.ray.shutdown()
+
+
+def run_on_node(job: Train | Analyse, place: Place) -> Outcome:
+    """``run_job`` as a Ray task; the outcome names the node (host/node ID) that ran it."""
+    import ray
+
+    outcome = run_job(job, place)
+    node = ray.get_runtime_context().get_node_id()[:8]
+    return dataclasses.replace(outcome, host=f"{outcome.host}/{node}")
 
 
 def relay(done: Future, future: Future) -> None:
