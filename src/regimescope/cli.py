@@ -56,7 +56,7 @@ def _register() -> None:
     app.command("passk")(passk.passk)
 
 
-def _offline_and_quiet() -> None:
+def offline_and_quiet() -> None:
     """Never reach a model hub; keep transformers' own progress bars off our output."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -74,7 +74,7 @@ def _offline_and_quiet() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the app on ``argv``; return the exit code (BadInput and usage errors give 2)."""
     _register()
-    _offline_and_quiet()
+    offline_and_quiet()
     try:
         result = app(args=argv, standalone_mode=False, prog_name="regimescope")
     except BadInput as error:

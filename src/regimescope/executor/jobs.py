@@ -128,10 +128,13 @@ def run_job(job: Train | Analyse, place: Place, report=None) -> Outcome:
 
 
 def enter(place: Place) -> None:
-    """Pin the torch threads, stand in the driver's directory for a relative store, and
-    check that the store there is the driver's."""
+    """Pin the torch threads, keep transformers offline and quiet, stand in the driver's
+    directory for a relative store, and check that the store there is the driver's."""
     import torch
 
+    from regimescope.cli import offline_and_quiet
+
+    offline_and_quiet()  # a Ray worker does not inherit the command's environment
     torch.set_num_threads(place.threads)
     if not Path(place.store).is_absolute() and Path.cwd() != Path(place.cwd):
         if not Path(place.cwd).is_dir():
