@@ -2,6 +2,7 @@
 (``ray.cluster_utils.Cluster``, as Ray's own tests build one), every socket of both on
 127.0.0.0/8, a worker killed mid-job, and the same verdict as the study run inline."""
 
+import dataclasses
 import faulthandler
 import os
 import signal
@@ -17,7 +18,7 @@ from regimescope.executor.ray_pool import LOOPBACK_ENV
 os.environ.update(LOOPBACK_ENV)  # before Ray is imported: it reads them once
 ray = pytest.importorskip("ray")
 
-from regimescope.executor import Executor  # noqa: E402
+from regimescope.executor import Executor, StoreNotShared, Train  # noqa: E402
 from tests.loopback import off_loopback, started_here  # noqa: E402
 from tests.sweep import executed  # noqa: E402
 
@@ -68,7 +69,7 @@ def test_local_ray_trains_the_plan_on_loopback_then_the_study_only_analyses(tmp_
     assert after == trained and verdict == inline_sweep
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_nodes():
     """A head and a second node of one CPU each, on 127.0.0.1, with this process connected."""
     from ray.cluster_utils import Cluster
@@ -114,3 +115,16 @@ def test_two_nodes_finish_the_plan_when_a_worker_is_killed(tmp_path, inline_swee
     assert killed and seen == []
     assert len(outcomes) == 7 and len({o.host for o in outcomes}) == 2  # both nodes ran jobs
     assert after == trained and verdict == inline_sweep
+
+
+def test_a_ray_worker_that_does_not_see_the_store_fails_with_the_plain_error(tmp_path, two_nodes):
+    from regimescope.executor.jobs import store_place
+    from regimescope.executor.ray_pool import RayPool
+    from regimescope.studies import STUDIES, study_config
+
+    pool = RayPool(store_place(tmp_path / "runs", threads=1), workers=2)  # the fixture's Ray
+    pool.place = dataclasses.replace(pool.place, store_id="another store")
+    job = Train(study_config(STUDIES["rl-weights"], "smoke").base)
+    with pytest.raises(StoreNotShared, match="holds another store's ID"):
+        pool.submit(job).result(timeout=120)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [".store-id"]
