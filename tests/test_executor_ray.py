@@ -55,9 +55,10 @@ def test_the_loopback_check_finds_a_listener_on_every_interface():
 
 def test_local_ray_trains_the_plan_on_loopback_then_the_study_only_analyses(tmp_path, inline_sweep):
     seen, processes, names = [], [], set()
+    before = {p.pid for p in started_here()}  # e.g. multiprocessing's resource tracker
 
     def watch() -> None:
-        processes[:] = started_here()
+        processes[:] = [p for p in started_here() if p.pid not in before]
         names.update(p.name() for p in processes)
         seen.extend(off_loopback(processes))
 
