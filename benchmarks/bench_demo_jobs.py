@@ -1,16 +1,16 @@
-"""Studies one after another (all cores each) against side by side (`demo --jobs`).
+"""Studies one after another (all cores) against side by side (`demo --jobs`).
 
 Run: .venv/bin/python benchmarks/bench_demo_jobs.py [--studies instruction-tuning,two-phase]
      [--scale quick]
 
-Both arms run each study as a child `regimescope study` process in a fresh, empty store,
-through the same scheduler `demo --jobs` uses (commands.parallel.run_children):
-- sequential: one child at a time with all the machine's cores as torch threads (what
-  `demo` does in one process, plus the same per-child start-up cost as the other arm);
-- parallel: every study at once, cores/N threads each.
+Both arms run the studies the way `demo` does, in a fresh, empty store each, through the
+executor (regimescope.executor):
+- sequential: `--executor inline`: the merged plan, then each study, in this process with
+  all the machine's cores as torch threads;
+- parallel: `--jobs N` (`--executor local --workers N`): the plan's runs, then the studies,
+  N at a time in worker processes of cores/N threads each.
 The arms run back to back in this process and the figure is their wall-time ratio, so a
-slow machine slows both. Pick studies that share no base organism (the defaults: an
-arithmetic base and a countdown base), or the parallel arm waits on the shared run's lock.
+slow machine slows both.
 """
 
 from __future__ import annotations
@@ -19,22 +19,26 @@ import argparse
 import os
 import tempfile
 import time
-from pathlib import Path
 
-from regimescope.commands.parallel import child_env, run_children, study_command
+import torch
+
+from regimescope.commands.demo import analyse_all, run_all, train_all
+from regimescope.executor import Executor, opened
+from regimescope.studies import STUDIES
 
 
-def timed_arm(studies: list[str], scale: str, jobs: int, threads: int) -> float:
-    """Wall seconds of running ``studies`` ``jobs`` at a time in a fresh store."""
+def timed_arm(names: list[str], scale: str, executor: Executor) -> float:
+    """Wall seconds of training and running the studies ``names`` in a fresh store."""
+    studies = {name: STUDIES[name] for name in names}
     with tempfile.TemporaryDirectory() as root:
-        commands = {name: study_command(name, scale, Path(root)) for name in studies}
         start = time.perf_counter()
-        children = run_children(commands, jobs, child_env(threads))
-        seconds = time.perf_counter() - start
-    failed = [c.name for c in children.values() if c.returncode != 0]
-    if failed:
-        raise SystemExit(f"studies failed: {failed}: {children[failed[0]].tail[-3:]}")
-    return seconds
+        with opened(executor, root) as pool:
+            train_all(studies, scale, root, pool)
+            if executor.name == "inline":
+                run_all(studies, scale, root)
+            else:
+                analyse_all(studies, scale, root, pool)
+        return time.perf_counter() - start
 
 
 def main() -> None:
@@ -42,15 +46,14 @@ def main() -> None:
     parser.add_argument("--studies", default="instruction-tuning,two-phase")
     parser.add_argument("--scale", default="quick")
     args = parser.parse_args()
-    studies = args.studies.split(",")
+    names = args.studies.split(",")
     cores = os.cpu_count() or 1
-    sequential = timed_arm(studies, args.scale, jobs=1, threads=cores)
-    parallel = timed_arm(
-        studies, args.scale, jobs=len(studies), threads=max(1, cores // len(studies))
-    )
-    print(f"{len(studies)} studies at {args.scale} on {cores} cores")
-    print(f"sequential ({cores} threads each): {sequential:.0f} s")
-    print(f"parallel ({len(studies)} at once): {parallel:.0f} s")
+    torch.set_num_threads(cores)
+    sequential = timed_arm(names, args.scale, Executor("inline"))
+    parallel = timed_arm(names, args.scale, Executor("local", len(names)))
+    print(f"{len(names)} studies at {args.scale} on {cores} cores")
+    print(f"sequential ({cores} threads): {sequential:.0f} s")
+    print(f"parallel ({len(names)} workers): {parallel:.0f} s")
     print(f"parallel / sequential wall time: {parallel / sequential:.2f}")
 
 

@@ -31,3 +31,11 @@ def real_model():
         return real_model_dir()
     except RuntimeError as error:
         pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def inline_sweep(tmp_path_factory) -> dict:
+    """The verdict of tests/sweep.py's study run inline (once per session)."""
+    from tests.sweep import inline_verdict
+
+    return inline_verdict(tmp_path_factory.mktemp("inline") / "runs")

@@ -60,7 +60,7 @@ def _register() -> None:
     app.command("patch")(patch.patch)
 
 
-def _offline_and_quiet() -> None:
+def offline_and_quiet() -> None:
     """Never reach a model hub; keep transformers' own progress bars off our output."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -78,7 +78,7 @@ def _offline_and_quiet() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the app on ``argv``; return the exit code (BadInput and usage errors give 2)."""
     _register()
-    _offline_and_quiet()
+    offline_and_quiet()
     try:
         result = app(args=argv, standalone_mode=False, prog_name="regimescope")
     except BadInput as error:

@@ -1,5 +1,10 @@
 """``regimescope demo``: the main job — run every registered study, then write the report.
 
+The studies' plans are merged (a base two studies share is trained once) and trained on
+the executor (``regimescope.executor``): inline, local processes or Ray. Then each study
+runs and only analyses: one after another in this process (inline), or as jobs on the
+same workers. ``--jobs N`` is ``--executor local --workers N``.
+
 Each study's training runs and its own folder live in the run store, so an interrupted
 demo resumes where it stopped (finished runs are reused, a killed run resumes from its
 last checkpoint). The report and the machine-readable verdict summary go to ``--out``.
@@ -17,7 +22,7 @@ from rich.table import Table
 
 from regimescope.commands.basics import OUT, Store
 from regimescope.commands.progress import STDERR, log_line
-from regimescope.commands.study import current_codes
+from regimescope.commands.study import Address, ExecutorName, Workers, current_codes
 from regimescope.findings import findings_root
 
 COLUMNS = (
@@ -37,11 +42,11 @@ def demo(
     store: Store = None,
     jobs: Annotated[
         int,
-        typer.Option(
-            help="Studies at once, each in its own process with cores/jobs threads "
-            "(1: one after another in this process)."
-        ),
+        typer.Option(help="Jobs at once in local processes: --executor local --workers JOBS."),
     ] = 1,
+    executor: ExecutorName = "inline",
+    workers: Workers = None,
+    address: Address = None,
     findings: Annotated[
         Path | None,
         typer.Option(
@@ -51,20 +56,22 @@ def demo(
 ) -> None:
     """Run every registered study at SCALE and write an evidence-backed HTML report."""
     from regimescope.errors import BadInput, choose
+    from regimescope.executor import opened
     from regimescope.report import write_report
     from regimescope.store import store_root
     from regimescope.studies import STUDIES
 
     choose("scale", scale, ("quick", "full"))
-    if jobs < 1:
-        raise BadInput(f"jobs must be a positive integer, got {jobs}")
+    where = demo_executor(jobs, executor, workers, address)
     if not STUDIES:
         raise BadInput("no studies are registered; nothing to run")
     started = time.perf_counter()
-    if jobs == 1:
-        walls = run_all(STUDIES, scale, store)
-    else:
-        walls = run_all_parallel(STUDIES, scale, store_root(store), jobs)
+    with opened(where, store) as pool:
+        train_all(STUDIES, scale, store, pool)
+        if where.name == "inline":
+            walls = run_all(STUDIES, scale, store)
+        else:
+            walls = analyse_all(STUDIES, scale, store, pool)
     html_path, json_path = write_report(
         store_root(store),
         out,
@@ -100,54 +107,63 @@ def run_all(studies, scale: str, store) -> dict[str, tuple[str, float, bool]]:
     return results
 
 
-def run_all_parallel(studies, scale: str, root: Path, jobs: int) -> dict:
-    """Run the studies ``jobs`` at a time in child processes (``commands.parallel``);
-    (verdict, seconds, reused) per study, read back from each study's folder."""
-    from regimescope.commands.parallel import (
-        child_env,
-        run_children,
-        study_command,
-        threads_per_job,
-    )
+def demo_executor(jobs: int, executor: str, workers: int | None, address: str | None):
+    """The executor the options name; ``--jobs N`` (N > 1) stands for local with N workers."""
+    from regimescope.errors import BadInput
+    from regimescope.executor import Executor
+
+    if jobs < 1:
+        raise BadInput(f"jobs must be a positive integer, got {jobs}")
+    if jobs > 1:
+        if executor != "inline" or workers is not None:
+            raise BadInput("--jobs N is --executor local --workers N: give one or the other")
+        return Executor("local", jobs)
+    return Executor(executor, workers, address)
+
+
+def train_all(studies, scale: str, store, pool) -> None:
+    """Train the merged plan of every study whose folder is not complete, one line per run."""
+    from regimescope.executor import describe, merged, study_plan, train_plan
+    from regimescope.studies.base import study_config, study_folder
+
+    plans = [
+        study_plan(name, study_config(study, scale))
+        for name, study in studies.items()
+        if not study_folder(study, scale, None, store).is_complete()
+    ]
+    report = log_line("train")
+    train_plan(merged(plans), pool, lambda done: report(describe(done)))
+
+
+def analyse_all(studies, scale: str, store, pool) -> dict:
+    """Run the studies as jobs on ``pool`` (their runs are trained: they only analyse);
+    (verdict, seconds, reused) per study, the verdict read back from each study's folder."""
+    from regimescope.executor import Analyse, describe, run_jobs
     from regimescope.studies.base import load_verdict, study_folder
 
-    reused = {name: study_folder(s, scale, None, root).is_complete() for name, s in studies.items()}
-    commands = {name: study_command(name, scale, root) for name in studies if not reused[name]}
-    with Progress(*COLUMNS, console=STDERR) as bar:
-        overall = bar.add_task(f"studies ({scale}, {jobs} at once)", total=len(studies), info="")
-        bar.advance(overall, sum(reused.values()))
-        children = run_children(
-            commands,
-            jobs,
-            child_env(threads_per_job(jobs)),
-            on_line=relay_line(bar, overall),
-            on_done=lambda child: bar.advance(overall),
-        )
-    failed = [child for child in children.values() if child.returncode != 0]
-    if failed:
-        raise StudyFailed(failed[0].name, failed[0].tail)
-    verdicts = {
-        name: load_verdict(study_folder(s, scale, None, root)) for name, s in studies.items()
+    reused = {
+        name: study_folder(s, scale, None, store).is_complete() for name, s in studies.items()
     }
-    seconds = {name: children[name].seconds if name in children else 0.0 for name in studies}
-    return {name: (verdicts[name].verdict, seconds[name], reused[name]) for name in studies}
+    jobs = [Analyse(name, scale) for name in studies if not reused[name]]
+    with Progress(*COLUMNS, console=STDERR) as bar:
+        overall = bar.add_task(
+            f"studies ({scale}, {pool.workers} at once)", total=len(studies), info=""
+        )
+        bar.advance(overall, sum(reused.values()))
+        relay = live_or_logged(bar, overall, "studies")
 
+        def finished(outcome) -> None:
+            bar.advance(overall)
+            relay(describe(outcome))
 
-def relay_line(bar: Progress, task_id):
-    """A child's progress line: on the live bar in a terminal, else printed as it came."""
-    if STDERR.is_terminal:
-        return lambda name, line: bar.update(task_id, info=line.split(" ", 1)[-1])
-    return lambda name, line: STDERR.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-class StudyFailed(typer.Exit):
-    """A study's child process failed: its last stderr lines are shown, exit status 1."""
-
-    def __init__(self, name: str, tail: list[str]) -> None:
-        STDERR.print(f"study {name} failed; its last lines:", markup=False)
-        for line in tail:
-            STDERR.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-        super().__init__(1)
+        done = run_jobs(jobs, pool, finished)
+    seconds = {job.study: outcome.seconds for job, outcome in done.items()}
+    verdicts = {
+        name: load_verdict(study_folder(s, scale, None, store)) for name, s in studies.items()
+    }
+    return {
+        name: (verdicts[name].verdict, seconds.get(name, 0.0), reused[name]) for name in studies
+    }
 
 
 def live_or_logged(bar: Progress, task_id, name: str):

@@ -7,10 +7,19 @@ from regimescope.store.atomic import (
     write_text_atomic,
 )
 from regimescope.store.query import iter_runs, metrics_frame, runs_table
-from regimescope.store.rundir import RunDir, checkpoint_name, open_run, run_path, store_root
+from regimescope.store.rundir import (
+    RunDir,
+    RunHeld,
+    checkpoint_name,
+    open_run,
+    run_path,
+    skip_held,
+    store_root,
+)
 
 __all__ = [
     "RunDir",
+    "RunHeld",
     "atomic_dir",
     "checkpoint_name",
     "iter_runs",
@@ -18,6 +27,7 @@ __all__ = [
     "open_run",
     "run_path",
     "runs_table",
+    "skip_held",
     "store_root",
     "write_bytes_atomic",
     "write_json_atomic",

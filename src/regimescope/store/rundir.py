@@ -21,12 +21,15 @@ on resume, lines after the resumed checkpoint and any torn last line are dropped
 killed-and-resumed run ends with the same metrics as an uninterrupted one. Two processes
 sharing a store (two studies in parallel, jobs on a cluster) never train the same run at
 once: the regimes train under ``RunDir.exclusive()``, so the second waits for the lock, then
-finds the run complete and reuses it.
+finds the run complete and reuses it. A worker of the executor (``regimescope.executor``)
+runs its job under ``skip_held()`` instead: a run held by another process raises
+``RunHeld`` at once, and the worker moves on to its next job.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -47,6 +50,26 @@ from regimescope.store.meta import collect_meta, now_iso
 DEFAULT_ROOT = "runs"
 RESUME_FILES = ("optimizer.safetensors", "trainer_state.json")  # in a checkpoint, resume-only
 ROOT_ENV = "REGIMESCOPE_STORE"
+WAIT_FOR_HELD = contextvars.ContextVar("wait_for_held", default=True)  # see skip_held
+
+
+class RunHeld(RuntimeError):
+    """Another process holds the run's lock (raised under ``skip_held`` instead of waiting)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"run {path} is held by another process")
+        self.path = path
+
+
+@contextlib.contextmanager
+def skip_held() -> Iterator[None]:
+    """Within the block, ``RunDir.exclusive`` raises ``RunHeld`` for a run another process
+    holds, instead of waiting for it (nothing is written to that run)."""
+    token = WAIT_FOR_HELD.set(False)
+    try:
+        yield
+    finally:
+        WAIT_FOR_HELD.reset(token)
 
 
 def store_root(root: str | Path | None = None) -> Path:
@@ -92,12 +115,13 @@ class RunDir:
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the run's lock (an advisory ``flock`` on ``.lock``, released by the kernel if
-        the process dies) for as long as the block runs; blocks while another process holds it.
+        the process dies) for as long as the block runs; blocks while another process holds it
+        (under ``skip_held``: raises ``RunHeld`` instead).
         """
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / ".lock", "a") as handle:
             if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_EX)
+                lock(handle, self.path, wait=WAIT_FOR_HELD.get())
             yield  # closing the file releases the lock
 
     def checkpoint_dir(self, step: int) -> Path:
@@ -150,6 +174,17 @@ class RunDir:
         kept = [r for r in self.read_metrics() if r.get("step", 0) <= last_step]
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
         write_text_atomic(self.path / "metrics.jsonl", text)
+
+
+def lock(handle, path: Path, wait: bool) -> None:
+    """flock ``handle`` exclusively: waiting for it, or raising ``RunHeld`` if held."""
+    if wait:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunHeld(path) from None
 
 
 def run_path(kind: str, name: str, config: Any, root=None, key: dict | None = None) -> Path:
