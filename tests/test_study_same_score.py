@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from regimescope.errors import BadInput
+from regimescope.regimes.modular import ModularRunConfig
 from regimescope.studies import VERDICTS, Effect, run_study, study_config
 from regimescope.studies import same_score as study
 from regimescope.studies.same_score import analysis, experiment, generalisation
@@ -117,9 +118,11 @@ def test_cka_gap_never_counts_a_model_against_itself():
 
 def test_models_of_different_alpha_never_share_a_start():
     cfg = study.quick()
-    runs = experiment.plan(cfg)
+    runs = [r for r in experiment.plan(cfg) if isinstance(r, ModularRunConfig)]
     assert len(runs) == len(cfg.alphas) * len(cfg.seeds)
     assert len({(r.seed, r.data_seed) for r in runs}) == len(runs)
+    shortcut = experiment.plan(cfg)[len(runs) :]
+    assert [r.loop.seed for r in shortcut] == list(cfg.shortcut.seeds)
 
 
 def test_the_design_is_checked_before_anything_runs():

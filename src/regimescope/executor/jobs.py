@@ -83,6 +83,7 @@ class Outcome:
 
 def trainers() -> dict[type, Callable]:
     """Config type -> the regime function that trains it (``fn(config, store) -> RunDir``)."""
+    from regimescope.regimes.distractor import DistractorRunConfig, train_distractor
     from regimescope.regimes.modular import ModularRunConfig, train_modular
     from regimescope.regimes.pretrain import PretrainConfig, pretrain
     from regimescope.regimes.rl import RLConfig, rl
@@ -95,6 +96,7 @@ def trainers() -> dict[type, Callable]:
         RLConfig: rl,
         StudentConfig: train_student,
         ModularRunConfig: train_modular,
+        DistractorRunConfig: train_distractor,
     }
 
 

@@ -131,6 +131,7 @@ PLANS: dict[str, Callable[[Any], Plan]] = {
     "capability-origin": capability_origin,
     "two-phase": one_base("two_phase"),
     "format-collapse": format_collapse,
+    "paired-analysis": one_stage("paired_analysis"),
     "same-score": one_stage("same_score"),
     "learning-mechanics": one_stage("learning_mechanics"),
 }

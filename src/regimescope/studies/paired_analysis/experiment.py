@@ -223,11 +223,16 @@ def whole_site_patching(model, tokenizer, pairs, swing_ids) -> np.ndarray:
     return found.effect
 
 
+def plan(cfg) -> list:
+    """Every training run, one organism per seed, in the order they are trained."""
+    return [seeded(cfg.run, seed) for seed in cfg.seeds]
+
+
 def train_and_measure(cfg, ctx) -> list[SeedMeasures]:
     """Train (or reuse) every seed's organism, then measure it; in ``cfg.seeds`` order."""
     measures = []
-    for seed in cfg.seeds:
+    for seed, config in zip(cfg.seeds, plan(cfg), strict=True):
         ctx.progress(f"organism, seed {seed}")
-        run = train_distractor(seeded(cfg.run, seed), ctx.store)
+        run = train_distractor(config, ctx.store)
         measures.append(measure_seed(cfg, seed, run.model_dir, ctx.progress))
     return measures

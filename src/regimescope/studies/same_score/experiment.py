@@ -22,6 +22,7 @@ from regimescope.instruments.clock_pizza import (
     gradient_symmetricity,
 )
 from regimescope.regimes.modular import ModularRunConfig, load_modular, train_modular
+from regimescope.studies.same_score import generalisation
 from regimescope.tasks.modular import all_pairs
 
 SITE = "final"  # the residual stream the unembedding reads: the representation compared
@@ -36,9 +37,11 @@ def model_run(cfg, alpha: float, seed: int) -> ModularRunConfig:
     return replace(cfg.run, organism=organism, seed=drawn, data_seed=drawn)
 
 
-def plan(cfg) -> list[ModularRunConfig]:
-    """Every training run, in the order ``train_and_measure`` trains them."""
-    return [model_run(cfg, alpha, seed) for alpha in cfg.alphas for seed in cfg.seeds]
+def plan(cfg) -> list:
+    """Every training run: part A's, in the order ``train_and_measure`` trains them, then
+    part B's shortcut organisms (``generalisation``)."""
+    part_a = [model_run(cfg, alpha, seed) for alpha in cfg.alphas for seed in cfg.seeds]
+    return [*part_a, *generalisation.plan(cfg.shortcut)]
 
 
 def train_and_measure(cfg, ctx) -> tuple[pd.DataFrame, dict[tuple[float, int], torch.Tensor]]:

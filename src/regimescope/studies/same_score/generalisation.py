@@ -59,13 +59,18 @@ def split_correct(model, tokenizer, task: DistractorTask, split: str, n: int) ->
     return (chosen == torch.tensor(answers)).numpy().astype(float)
 
 
+def plan(cfg: ShortcutConfig) -> list[DistractorRunConfig]:
+    """Part B's training runs, one organism per seed."""
+    return [seeded(cfg.run, seed) for seed in cfg.seeds]
+
+
 def train_and_score(cfg: ShortcutConfig, ctx) -> dict[str, np.ndarray]:
     """split -> (seeds, prompts) correct, one organism per seed (trained or reused)."""
     task = DistractorTask(cfg.run.task)
     found = {split: [] for split in SPLITS}
     ctx.progress(f"part B: {len(cfg.seeds)} shortcut organisms")
-    for seed in cfg.seeds:
-        model, tokenizer = load_model(train(seeded(cfg.run, seed), ctx.store).model_dir)
+    for config in plan(cfg):
+        model, tokenizer = load_model(train(config, ctx.store).model_dir)
         model.eval()
         for split in SPLITS:
             found[split].append(split_correct(model, tokenizer, task, split, cfg.prompts))
