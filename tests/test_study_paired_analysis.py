@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from regimescope.errors import BadInput
-from regimescope.regimes.distractor import DistractorRunConfig, seeded, train_distractor
+from regimescope.regimes.distractor import seeded, train_distractor
 from regimescope.studies import VERDICTS, Effect, run_study, study_config
 from regimescope.studies import paired_analysis as study
 from regimescope.studies.paired_analysis import analysis
@@ -43,7 +43,6 @@ GAIN, NO_GAIN = e(0.5, 0.8), e(-0.05, 0.05)  # IIA over the random-init copy
 def test_decide_reaches_every_verdict(effects, expected):
     overall, parts = study.decide(*effects, gates=ALL_HELD)
     assert overall.verdict == expected and len(parts) == study.FAMILY
-    assert expected in VERDICTS
 
 
 def test_an_unused_distractor_that_is_used_gates_the_two_pairing_parts_only():
@@ -119,7 +118,6 @@ def test_the_regime_reuses_a_finished_run(tmp_path):
         train_distractor(replace(cfg, task=replace(cfg.task, agreement=1.5)), tmp_path)
     with pytest.raises(BadInput, match="label"):
         train_distractor(replace(cfg, loop=replace(cfg.loop, task="arithmetic")), tmp_path)
-    assert isinstance(DistractorRunConfig(), DistractorRunConfig)
 
 
 # ---------------------------------------------------------------- the analysis
