@@ -149,6 +149,20 @@ def test_the_learning_rate_lives_in_rl_and_reaches_every_run():
     assert {r.objective for r in runs[1:]} == set(experiment.OBJECTIVES)
 
 
+@pytest.mark.parametrize("scale", ["quick", "full"])
+def test_the_grpo_runs_are_two_phases_so_the_store_trains_them_once(scale):
+    from regimescope.studies import two_phase
+    from regimescope.studies.two_phase import experiment as two_phase_experiment
+
+    cfg = getattr(study, scale)()
+    ours = experiment.plan(cfg, "base")
+    theirs = two_phase_experiment.plan(getattr(two_phase, scale)(), "base")
+    assert ours[0] == theirs[0]  # one base
+    shared = set(ours[1:]) & set(theirs[1:])
+    assert {(run.objective, run.entropy_coef) for run in shared} == {("grpo", 0.0)}
+    assert len(shared) == len(cfg.seeds)
+
+
 def test_only_the_full_config_is_labelled_a_full_design():
     verdict = Verdict("rl-objectives", "c", "inconclusive", "r", "rule", [])
     assert not label_design(verdict, study.STUDY, study.quick()).full_design

@@ -42,7 +42,7 @@ premise (the base solves some but at most half of B's depth-2 problems at n), no
 for. Evaluation samples at the rollout temperature 1.0; GRPO has no KL term.
 
 **Scales.** Smoke: seconds, an untrained nano base (mechanics only). Quick: one seed,
-micro base, 800 pretraining steps, 80 GRPO steps per family (10 for C), n = 64 on 48
+micro base, 800 pretraining steps, 60 GRPO steps per family (10 for C), n = 64 on 32
 problems per cell. Full: 3 seeds, small base, 3000 pretraining steps on 3% compositions,
 300 GRPO steps (50 for C), n = 256 on 200 problems per cell. Costs, pilots and the
 history of the rule: ``NOTES.md``.
@@ -168,13 +168,13 @@ def grpo() -> RLConfig:
     return RLConfig(
         curriculum=CurriculumConfig(tasks=("strings-depth2-a",)),  # replaced per family
         objective="grpo",
-        steps=80,  # on families A and B (C: ``missing_rl_steps``)
+        steps=60,  # on families A and B (C: ``missing_rl_steps``)
         prompts_per_step=16,
         samples_per_prompt=8,
         temperature=1.0,
         max_new_tokens=experiment.eval_tokens(2),
         lr=3e-4,
-        checkpoint_every=80,  # only the final model is evaluated
+        checkpoint_every=60,  # only the final model is evaluated
         recorder=RecorderConfig(  # every step's reward; no extra forward passes
             every=1, kl=False, changed=False, update_ratio=False, weight_norms=False
         ),
@@ -186,7 +186,7 @@ def held_out() -> PassKConfig:
     seed (and seed + 1 for the base's reference draw)."""
     return PassKConfig(
         split="test",
-        problems=48,  # held-out problems per (family, depth)
+        problems=32,  # held-out problems per (family, depth)
         sampling=SamplingConfig(n=64, temperature=1.0),
         bootstrap=100,  # per-model intervals (unused: the study's are crossed)
         ppl_samples=0,
@@ -219,7 +219,7 @@ def smoke() -> CapabilityOriginConfig:
 
 
 def quick() -> CapabilityOriginConfig:
-    """About 2-3 minutes on 2 cores: one seed, micro base, n = 64 on 48 problems per cell."""
+    """About 2-3 minutes on 2 cores: one seed, micro base, n = 64 on 32 problems per cell."""
     return CapabilityOriginConfig()
 
 

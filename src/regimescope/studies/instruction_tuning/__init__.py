@@ -122,12 +122,12 @@ def full() -> InstructionTuningConfig:
 
 
 def quick() -> InstructionTuningConfig:
-    """About 1.5 minutes on 2 cores: one seed, micro organisms, a 2-point sweep (4 and 32)."""
+    """About 1.5 minutes on 2 cores: one seed, micro organisms, a 2-point sweep (4 and 16)."""
     return replace(
         full(),
         seeds=(0,),
         base=latent_base("quick", task="arithmetic"),
-        per_rule=(4, 32),
+        per_rule=(4, 16),
         problems=400,
     )
 

@@ -53,8 +53,8 @@ bootstrap over seeds and problems (every seed sees the same problems).
   of them, not 200; quick scores 100 with n = 64, below the design's 256.
 
 **Scales.** Smoke takes seconds and runs in the test suite: an untrained nano organism,
-so it checks the mechanics only. Quick: one seed, micro base, GRPO 200 steps, n = 64 on
-100 problems (about 4 minutes on 2 cores). Full: 3 seeds, small base, GRPO 400 steps,
+so it checks the mechanics only. Quick: one seed, micro base, GRPO 150 steps, n = 64 on
+100 problems (about 3 minutes on 2 cores). Full: 3 seeds, small base, GRPO 400 steps,
 n = 256 on 140 problems (about an hour from an empty store). The learning rate, the
 pilots and the measured costs are in ``NOTES.md``, with the history of the rule.
 """
@@ -141,7 +141,7 @@ def grpo() -> RLConfig:
     return RLConfig(
         curriculum=CurriculumConfig(tasks=("countdown",)),
         objective="grpo",
-        steps=200,
+        steps=150,
         prompts_per_step=16,
         samples_per_prompt=8,  # the paper's 8 rollouts per prompt
         temperature=1.0,
@@ -201,7 +201,8 @@ def smoke() -> RLCatalystConfig:
 
 
 def quick() -> RLCatalystConfig:
-    """About 4 minutes on 2 cores: one seed, micro base, n = 64 on 100 problems."""
+    """About 3 minutes on 2 cores: one seed, micro base, GRPO 150 steps, n = 64 on 100
+    problems."""
     return RLCatalystConfig()
 
 

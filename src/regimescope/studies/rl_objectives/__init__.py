@@ -35,10 +35,11 @@ learning rate is one for all objectives, chosen for GRPO on the quick base on co
 ``validation`` split (1e-4; NOTES.md: the first choice, 3e-5, read the test problems).
 
 **Scales.** ``smoke`` checks the pipeline in seconds (a nano base that earns no reward,
-so every part is gated inconclusive); ``quick`` is micro base, 60 steps, 2 seeds, 48
+so every part is gated inconclusive); ``quick`` is micro base, 40 steps, 2 seeds, 48
 problems × 64 samples, a few minutes on 2 cores; ``full`` is small base, 300 steps (long
 enough for NSR's late degradation to show), 3 seeds, 140 problems × 256 samples, about
-80 min. Costs and pilots: NOTES.md.
+80 min. At both scales the GRPO runs are two-phase's (same configs: the store trains them
+once). Costs and pilots: NOTES.md.
 """
 
 from __future__ import annotations
@@ -86,15 +87,19 @@ SETUP = (
 
 def rl_recipe() -> RLConfig:
     """Every objective's run at quick scale: no KL, no entropy bonus, one learning rate,
-    a metrics line (reward, entropy) every step."""
+    a metrics line (reward, entropy) every step. The GRPO run is two-phase's GRPO arm
+    (same base, steps, rate, checkpoints and recorder), so the two studies share it."""
     return RLConfig(
-        steps=60,
+        steps=40,
         prompts_per_step=8,
         samples_per_prompt=8,
         max_new_tokens=48,
         lr=1e-4,  # GRPO's best validation pass@1 on the quick base (pilot in NOTES.md)
         lam=0.1,  # W-REINFORCE: advantage of a correct sample (a wrong one gets −1)
-        recorder=RecorderConfig(every=1, kl=False, formats=False, update_ratio=False),
+        checkpoint_every=10,  # two-phase's: only the last model is measured here
+        recorder=RecorderConfig(
+            every=1, kl=False, formats=False, update_ratio=False, changed=False, weight_norms=False
+        ),
     )
 
 
@@ -117,7 +122,7 @@ class RLObjectivesConfig:
 
 
 def quick() -> RLObjectivesConfig:
-    """A few minutes on 2 cores: micro base, 60 steps, two seeds, 48 problems × 64 samples."""
+    """A few minutes on 2 cores: micro base, 40 steps, two seeds, 48 problems × 64 samples."""
     return RLObjectivesConfig()
 
 
@@ -143,7 +148,7 @@ def full() -> RLObjectivesConfig:
         cfg,
         seeds=(0, 1, 2),
         base=latent_base("full"),
-        rl=replace(cfg.rl, steps=300, prompts_per_step=16),
+        rl=replace(cfg.rl, steps=300, prompts_per_step=16, checkpoint_every=20),
         eval=replace(cfg.eval, problems=140, sampling=replace(cfg.eval.sampling, n=256)),
     )
 

@@ -39,8 +39,7 @@ class Trained:
 
 def rl_runs(cfg, base_dir: str = "") -> list[tuple[str, int, RLConfig]]:
     """(objective, seed, RL config) of every RL run, in training order: the study's
-    ``rl`` template with the objective, start model, seed, the base's task and a
-    checkpoint at the last step filled in."""
+    ``rl`` template with the objective, start model, seed and the base's task filled in."""
     curriculum = CurriculumConfig(tasks=(cfg.base.task,))
     return [
         (
@@ -52,7 +51,6 @@ def rl_runs(cfg, base_dir: str = "") -> list[tuple[str, int, RLConfig]]:
                 objective=objective,
                 seed=seed,
                 curriculum=curriculum,
-                checkpoint_every=cfg.rl.steps,
             ),
         )
         for objective in OBJECTIVES

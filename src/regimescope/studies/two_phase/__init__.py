@@ -39,7 +39,7 @@ HICRA and the entropy bonus are decided as secondary parts, each gated on the RL
 of the two arms it compares.
 
 **Departures.** The paper trains 3–8B models (Qwen2.5/3, Llama-3.1, VLMs) on maths for
-hundreds of steps; here a ~200k-parameter organism trains on 3-number countdown for 60
+hundreds of steps; here a ~200k-parameter organism trains on 3-number countdown for 40
 steps (quick). Planning tokens are the task's ground-truth plan line, not mined Strategic
 Grams, and plan diversity is over exact valid plans per problem, not over clustered
 n-grams across a batch. The countdown reward checks the plan and the final answer but not
@@ -50,7 +50,7 @@ the paper's, which reports token-entropy regularisation only in passing. Respons
 is not studied (length scaling is not expected at this size).
 
 **Scales.** ``smoke`` checks the pipeline in seconds (nano base, 4 steps); ``quick`` is
-micro base, 60 steps × 3 arms × 2 seeds, a checkpoint every 10 steps on 32 problems × 16
+micro base, 40 steps × 3 arms × 2 seeds, a checkpoint every 10 steps on 32 problems × 16
 samples, about two minutes on 2 cores; ``full`` is small base, 300 steps × 3 arms × 3
 seeds, a checkpoint every 20 steps on 100 problems × 32 samples, about 75 minutes.
 Measured costs: NOTES.md.
@@ -114,7 +114,7 @@ def rl_recipe() -> RLConfig:
     """Every arm's run at quick scale: one learning rate, no KL, a checkpoint (measured)
     every 10 steps, a metrics line (reward, entropy by token class) every step."""
     return RLConfig(
-        steps=60,
+        steps=40,
         prompts_per_step=8,
         samples_per_prompt=8,
         max_new_tokens=48,
@@ -152,7 +152,7 @@ class TwoPhaseConfig:
 
 
 def quick() -> TwoPhaseConfig:
-    """About two minutes on 2 cores: micro base, 60 steps × 3 arms × 2 seeds, a checkpoint
+    """About two minutes on 2 cores: micro base, 40 steps × 3 arms × 2 seeds, a checkpoint
     every 10 steps measured on 32 problems × 16 samples."""
     return TwoPhaseConfig()
 
