@@ -231,3 +231,15 @@ def test_smoke_run_writes_tables_figures_and_a_verdict(store):
         assert (run.path / "tables" / f"{table}.csv").is_file()
     for figure in study.outputs.CAPTIONS:
         assert (run.path / "figures" / f"{figure}.png").is_file()
+
+
+def test_a_store_running_study_2_and_same_score_trains_part_c_once():
+    from regimescope.executor.plans import merged, study_plan
+    from regimescope.studies import rl_catalyst
+
+    ours = study_plan("same-score", study_config(study.STUDY, "quick"))
+    theirs = study_plan("rl-catalyst", study_config(rl_catalyst.STUDY, "quick"))
+    both = merged([theirs, ours])
+    assert len(both.first) == len(ours.first)  # study 2's base is one of ours
+    models = {base: f"model {i}" for i, base in enumerate(both.first)}
+    assert both.then(models) == theirs.then(models) == ours.then(models)
