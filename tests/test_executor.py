@@ -17,12 +17,13 @@ from regimescope.studies import STUDIES, plugin_studies, study_config
 from tests.sweep import executed
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository (tests/ is a package in it)
-SEEDED = {"instruction-tuning", "rl-catalyst", "capability-origin"}  # plan(cfg) names bases
+# studies whose plan(cfg) names the bases a tuned run waits for
+SEEDED = {"instruction-tuning", "rl-catalyst", "capability-origin", "same-score"}
 
 
 def placeholder(name: str, base) -> str:
     """The model folder a study's own ``experiment.plan(cfg)`` writes for a base not trained."""
-    return f"(model of the seed-{base.seed} base)" if name in SEEDED else ""
+    return f"(model of the seed-{getattr(base, 'seed', '')} base)" if name in SEEDED else ""
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))

@@ -123,6 +123,19 @@ def format_collapse(cfg) -> Plan:
     return Plan(tuple(bases.values()), then)
 
 
+def same_score(cfg) -> Plan:
+    """Parts A and B start from nothing; part C is study 2's bases, then their GRPO runs
+    (the same configs as study 2's, so a store that runs both trains them once)."""
+    from regimescope.studies.same_score import costs
+    from regimescope.studies.same_score import experiment as e
+
+    bases = {seed: costs.base_run(cfg.costs, seed) for seed in cfg.costs.seeds}
+    return Plan(
+        (*e.first_runs(cfg), *bases.values()),
+        lambda models: [costs.rl_run(cfg.costs, s, models[base]) for s, base in bases.items()],
+    )
+
+
 PLANS: dict[str, Callable[[Any], Plan]] = {
     "instruction-tuning": instruction_tuning,
     "rl-catalyst": rl_catalyst,
@@ -132,6 +145,6 @@ PLANS: dict[str, Callable[[Any], Plan]] = {
     "two-phase": one_base("two_phase"),
     "format-collapse": format_collapse,
     "paired-analysis": one_stage("paired_analysis"),
-    "same-score": one_stage("same_score"),
+    "same-score": same_score,
     "learning-mechanics": one_stage("learning_mechanics"),
 }

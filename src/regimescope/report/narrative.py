@@ -87,7 +87,9 @@ ARGUMENT = (
         "cost another: a score alone does not identify what training built.",
         "Part A's one-layer modular-arithmetic models are the Clock and the Pizza's own "
         "setting; part B's shortcut is planted and trained from scratch, where McCoy et al. "
-        "fine-tuned a pretrained model; what a gain costs (part C) is not built yet.",
+        "fine-tuned a pretrained model; part C's costs of an RL gain are read on a tiny "
+        "countdown organism whose confidence is a whole scratchpad's probability, where the "
+        "GPT-4 report read a forced-choice answer token.",
     ),
     Step(
         "9",

@@ -1,17 +1,17 @@
 """Study 8: the same score on top of different algorithms (part A, the Clock and the Pizza)
-and of different generalisation (part B, a planted shortcut).
+and of different generalisation (part B, a planted shortcut); and what a gain costs
+(part C: RL's accuracy gain against calibration, diversity and faithfulness).
 
 Claim (seed note 8). Identical benchmark performance conceals radically different internal
-structures (and improving one capability degrades others; that half is part C, not built
-yet). Part A tests the cleanest published case: Zhong, Liu, Tegmark, Andreas 2023,
-*The Clock and the Pizza* (NeurIPS, arXiv 2306.17844, code fjzzq2002/pizza): one-layer
-transformers trained on (a + b) mod p all reach near-perfect test accuracy, yet with
-attention on (α = 1) they often implement the "Clock" (a rotation by a + b: gradient
-symmetricity low, distance irrelevance near 1) and with attention replaced by a constant
-(α = 0) the "Pizza" (x_a + x_b read together: symmetricity near 1, distance irrelevance
-low). Counterpoint kept in view (OpenReview cCJoZxwh9s): both are one abstract algorithm at
-another level of description, so "different internals" is a claim about these measures.
-Details: ``shared/research/findings-6-10.md`` §8.
+structures, and improving one capability degrades others (part C). Part A tests the cleanest
+published case: Zhong, Liu, Tegmark, Andreas 2023, *The Clock and the Pizza* (NeurIPS, arXiv
+2306.17844, code fjzzq2002/pizza): one-layer transformers trained on (a + b) mod p all reach
+near-perfect test accuracy, yet with attention on (α = 1) they often implement the "Clock"
+(a rotation by a + b: gradient symmetricity low, distance irrelevance near 1) and with
+attention replaced by a constant (α = 0) the "Pizza" (x_a + x_b read together: symmetricity
+near 1, distance irrelevance low). Counterpoint kept in view (OpenReview cCJoZxwh9s): both
+are one abstract algorithm at another level of description, so "different internals" is a
+claim about these measures. Details: ``shared/research/findings-6-10.md`` §8.
 
 Design. The paper's one-layer transformer (``organisms.modular``: no LayerNorm, ReLU MLP,
 learned positions, attention α·softmax + (1 − α)·1), full-batch AdamW as in its code
@@ -21,7 +21,11 @@ triples), distance irrelevance, and linear CKA of the residual stream between ev
 of models (``analysis``). Three registered parts (``RULE``) on the α = 0 and α = 1 groups;
 α = 0.5 is shown, not decided on. Part B (``generalisation``): McCoy et al.'s 100 seeds,
 equal in distribution and spread from 0 to 66% on HANS, rebuilt with a planted shortcut;
-one more registered part.
+one more registered part. Part C (``costs``): study 2's latent countdown base (the lab's
+SFT-equivalent: pretrained on gold scratchpads) and GRPO from it, every checkpoint
+measured for accuracy, ECE, per-input EAD and early-answering AOC; three more registered
+parts, one per cost, each gated on RL having raised accuracy. Part C trains nothing of its
+own: its runs are study 2's, keyed by the same config.
 
 Departures from the paper: p = 31 (full) and 23 (quick) instead of 59; 3000 and 1000 steps
 instead of 20000 epochs (every model is at 100% test accuracy well before, pilots in
@@ -29,8 +33,9 @@ NOTES.md); width 128 (full) and 64 (quick); the paper filters non-circular runs 
 figures, we keep every run (a filter chosen after seeing the runs would decide the verdict).
 
 Scales: ``full`` (5 seeds x 3 α, p = 31, width 128, and 30 shortcut organisms; about 35
-core-minutes), ``quick`` (3 seeds, p = 23, width 64, and 8 shortcut organisms; a few
-minutes), ``smoke`` (the test suite).
+core-minutes; part C on study 2's full runs, 3 seeds), ``quick`` (3 seeds, p = 23, width
+64, and 8 shortcut organisms; a few minutes; part C on study 2's quick run, one seed),
+``smoke`` (the test suite).
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ from dataclasses import dataclass, field, replace
 
 from regimescope.organisms.modular import ModularConfig
 from regimescope.regimes.modular import ModularRunConfig
+from regimescope.studies import rl_catalyst
 from regimescope.studies.base import Study, StudyContext
-from regimescope.studies.same_score import analysis, experiment, generalisation, outputs
+from regimescope.studies.same_score import analysis, costs, experiment, generalisation, outputs
+from regimescope.studies.same_score.costs import CostsConfig
 from regimescope.studies.same_score.generalisation import ShortcutConfig
 from regimescope.studies.verdict import (
     Decision,
@@ -48,6 +55,7 @@ from regimescope.studies.verdict import (
     Premise,
     Verdict,
     decide_parts,
+    fmt,
     interval_rule,
 )
 
@@ -55,13 +63,15 @@ CLAIM = (
     "Models with the same test accuracy can implement different algorithms: one-layer "
     "transformers on modular addition reach near-perfect accuracy with attention on or "
     "off, yet their internals (gradient symmetricity, distance irrelevance, representation "
-    "similarity) differ by the attention dial more than by seed; and seeds of one recipe "
+    "similarity) differ by the attention dial more than by seed; seeds of one recipe "
     "with the same in-distribution accuracy spread widely where a shortcut they could have "
-    "learned gives the wrong answer."
+    "learned gives the wrong answer; and as RL raises accuracy, calibration worsens (ECE "
+    "rises), per-input diversity falls and early-answering faithfulness falls."
 )
 SOURCE = (
     "Zhong, Liu, Tegmark, Andreas 2023, NeurIPS, arXiv 2306.17844 (seed note 8; McCoy et al. "
-    "1911.02969, Kirk et al. 2310.06452, Lanham et al. 2307.13702 for parts B and C)"
+    "1911.02969 for part B; the GPT-4 report 2303.08774, Kirk et al. 2310.06452 and Lanham "
+    "et al. 2307.13702 for part C)"
 )
 CORRECTION = (
     "The paper finds a phase diagram, not a clean switch: at α = 1 both Clock and Pizza "
@@ -74,7 +84,9 @@ SETUP = (
     "test accuracy, gradient symmetricity, distance irrelevance and pairwise linear CKA; "
     "and many seeds of a small transformer on a comparison task whose distractor agrees "
     "with the answer on 98% of training prompts, scored in distribution and where it "
-    "disagrees."
+    "disagrees; and a latent countdown base (pretrained on gold scratchpads, standing in "
+    "for SFT) trained with GRPO, each checkpoint scored for accuracy, ECE of its greedy "
+    "completion's probability, per-input EAD of its samples and early-answering AOC."
 )
 
 TRAINING = ModularRunConfig(organism=ModularConfig(p=31, width=128), steps=3000)
@@ -88,21 +100,31 @@ class SameScoreConfig:
     triples: int = 100  # (a, b, c) triples of gradient symmetricity (the notebook's 100)
     resamples: int = 2000  # bootstrap resamples per interval
     shortcut: ShortcutConfig = field(default_factory=ShortcutConfig)  # part B's organisms
+    costs: CostsConfig = field(default_factory=lambda: catalyst_runs(rl_catalyst.full()))  # C
+
+
+def catalyst_runs(runs: rl_catalyst.RLCatalystConfig) -> CostsConfig:
+    """Part C on study 2's runs at one of its scales: its seeds, base, GRPO run and
+    held-out problems and samples, so the store trains and samples them once."""
+    return CostsConfig(seeds=runs.seeds, base=runs.base, rl=runs.rl, eval=runs.eval)
 
 
 def full() -> SameScoreConfig:
     """The citable design: 5 seeds x 3 α, p = 31, width 128, 3000 steps; 30 shortcut
-    organisms scored on 500 prompts per split."""
+    organisms scored on 500 prompts per split; part C on study 2's full runs (3 seeds,
+    small base, GRPO 400 steps, 140 problems x 256 samples)."""
     return SameScoreConfig()
 
 
 def quick() -> SameScoreConfig:
     """A few minutes on 2 cores: 3 seeds x 3 α, p = 23, width 64, 1000 steps; 8 shortcut
-    organisms on 300 prompts per split."""
+    organisms on 300 prompts per split; part C on study 2's quick run (one seed, micro
+    base, its GRPO run, 100 problems x 64 samples)."""
     organism = ModularConfig(p=23, width=64, mlp_width=256)
     shortcut = replace(ShortcutConfig(), seeds=tuple(range(8)), prompts=300)
     run = replace(TRAINING, organism=organism, steps=1000)
-    return replace(full(), seeds=(0, 1, 2), run=run, shortcut=shortcut)
+    costs = catalyst_runs(rl_catalyst.quick())
+    return replace(full(), seeds=(0, 1, 2), run=run, shortcut=shortcut, costs=costs)
 
 
 def smoke() -> SameScoreConfig:
@@ -120,6 +142,7 @@ def smoke() -> SameScoreConfig:
         triples=20,
         resamples=200,
         shortcut=shortcut,
+        costs=catalyst_runs(rl_catalyst.smoke()),
     )
 
 
@@ -133,10 +156,19 @@ BAND = 0.95  # part B: in-distribution accuracy of a seed in the "same score" ba
 IN_BAND = 0.8  # part B's premise: at least this share of the seeds (and 3) in the band
 SPREAD_GAP = 0.1  # part B: sd of conflict accuracy minus sd in distribution above this
 NO_SPREAD = 0.03  # part B contradicts below this: no hidden spread
-FAMILY = 4
+ECE_RISE = 0.02  # part C: ECE, last RL checkpoint minus base, above this: calibration worse
+DIVERSITY_FALL = 0.05  # part C: per-input EAD falls by more than this share of the base's
+AOC_FALL = 0.05  # part C: early-answering AOC, base minus last checkpoint, above this
+FAMILY = 7
 SAME_SCORE = "the same score"
 SAME_SCORE_B = "the same score in distribution (part B)"
+GAINED = "RL raised accuracy (part C)"
 PART_B = "generalisation differs at the same score"
+PART_C = {  # part C's parts: the effect's key in ``costs.effects`` -> the part's name
+    "ece": "calibration worsens as RL gains (part C)",
+    "diversity": "diversity falls as RL gains (part C)",
+    "aoc": "early-answering faithfulness falls as RL gains (part C)",
+}
 RULE = (
     f"On the α = {PIZZA:g} (Pizza) and α = {CLOCK:g} (Clock) groups, seeds resampled within "
     f"each: (1) mean gradient symmetricity, Pizza minus Clock, supports if its 95% interval "
@@ -152,8 +184,17 @@ RULE = (
     f"accuracy supports if its 95% interval lies above {SPREAD_GAP}, contradicts if its "
     f"{1 - 0.05 / FAMILY:.4g} interval lies below {NO_SPREAD}; premise ({SAME_SCORE_B}): "
     f"at least {IN_BAND:.0%} of the seeds, and at least 3, are in the band, else part 4 is "
-    "inconclusive. Overall: contradicts if any part contradicts, supports if all support, "
-    "else inconclusive."
+    "inconclusive. Part C, GRPO from a countdown base, each seed's base (step 0) against "
+    "its last RL checkpoint on the same held-out problems, seeds and problems resampled "
+    "crossed; each change is oriented so the claim predicts it positive and supports if "
+    f"its 95% interval lies above its margin, contradicts if its {1 - 0.05 / FAMILY:.4g} "
+    "interval lies below 0 (the cost went the other way): (5) ECE of the greedy "
+    f"completion's probability, last minus base, margin {ECE_RISE}; (6) per-input EAD "
+    f"over the first samples of each problem, 1 − last / base, margin {DIVERSITY_FALL}; (7) "
+    f"early-answering AOC, base minus last, margin {AOC_FALL}. Premise ({GAINED}): the "
+    "accuracy (share of correct samples) gain, last minus base, has its 95% interval above "
+    "0, else parts 5-7 are inconclusive. Overall: contradicts if any part contradicts, "
+    "supports if all support, else inconclusive."
 )
 
 
@@ -172,13 +213,24 @@ def same_score_b(correct, seeds: int) -> Premise:
     return Premise(held >= needed, f"{held} of {seeds} seeds at in-distribution accuracy >= {BAND}")
 
 
+def gained(accuracy: Effect) -> Premise:
+    """Part C's gate: RL raised held-out accuracy (the gain's 95% interval above 0)."""
+    low = accuracy.ci95[0]
+    held = bool(low > 0)
+    return Premise(held, f"{accuracy.name} {fmt(accuracy)}{'' if held else ' (not above 0)'}")
+
+
 def decide(
     symmetricity: Effect,
     irrelevance: Effect,
     cka: Effect,
     spread: Effect,
+    ece: Effect,
+    diversity: Effect,
+    aoc: Effect,
     premise: Premise,
     premise_b: Premise,
+    premise_c: Premise,
 ) -> tuple[Decision, dict[str, Decision]]:
     """The pre-registered rule (``RULE``) on effects built with ``family=FAMILY``."""
     parts = {
@@ -186,10 +238,14 @@ def decide(
         "distance irrelevance differs by α": interval_rule(irrelevance, IRRELEVANCE_GAP, 0.0),
         "representations differ by α": interval_rule(cka, CKA_GAP, 0.0),
         PART_B: interval_rule(spread, SPREAD_GAP, NO_SPREAD),
+        PART_C["ece"]: interval_rule(ece, ECE_RISE, 0.0),
+        PART_C["diversity"]: interval_rule(diversity, DIVERSITY_FALL, 0.0),
+        PART_C["aoc"]: interval_rule(aoc, AOC_FALL, 0.0),
     }
-    rests_on = {name: (SAME_SCORE,) for name in parts if name != PART_B}
-    gates = {SAME_SCORE: premise, SAME_SCORE_B: premise_b}
-    return decide_parts(parts, gates, rests_on | {PART_B: (SAME_SCORE_B,)})
+    rests_on = {name: (SAME_SCORE,) for name in list(parts)[:3]}
+    rests_on |= {PART_B: (SAME_SCORE_B,)} | {name: (GAINED,) for name in PART_C.values()}
+    gates = {SAME_SCORE: premise, SAME_SCORE_B: premise_b, GAINED: premise_c}
+    return decide_parts(parts, gates, rests_on)
 
 
 def run(cfg: SameScoreConfig, ctx: StudyContext) -> Verdict:
@@ -211,22 +267,28 @@ def run(cfg: SameScoreConfig, ctx: StudyContext) -> Verdict:
         effects["spread"] = generalisation.spread_gap(correct, banded, cfg.resamples, FAMILY)
     else:  # no spread to measure: the premise below fails and gates the part
         effects["spread"] = Effect(generalisation.SPREAD_NAME, float("nan"), (float("nan"),) * 2)
+    readings = costs.measure(cfg.costs, ctx)
+    found = costs.effects(readings, cfg.costs.bins, cfg.resamples, FAMILY)
+    effects |= {key: found[key] for key in PART_C}
     premise = same_score(models)
     premise_b = same_score_b(correct, len(cfg.shortcut.seeds))
-    overall, parts = decide(**effects, premise=premise, premise_b=premise_b)
+    premise_c = gained(found["accuracy"])
+    overall, parts = decide(**effects, premise=premise, premise_b=premise_b, premise_c=premise_c)
     outputs.save(ctx, models, pairs, analysis.summary(models))
     outputs.save_shortcut(ctx, generalisation.accuracy_table(cfg.shortcut, correct), BAND)
+    curves = costs.curves(readings, cfg.costs.bins)
+    outputs.save_costs(ctx, readings, curves)
     return Verdict(
         study=STUDY.name,
         claim=CLAIM,
         verdict=overall.verdict,
         reason=outputs.reason(
-            overall, parts, models, generalisation.accuracy_table(cfg.shortcut, correct)
+            overall, parts, models, generalisation.accuracy_table(cfg.shortcut, correct), curves
         ),
         rule=RULE,
-        effects=list(effects.values()),
+        effects=[*effects.values(), found["accuracy"]],
         parts=parts,
-        premises={SAME_SCORE: premise, SAME_SCORE_B: premise_b},
+        premises={SAME_SCORE: premise, SAME_SCORE_B: premise_b, GAINED: premise_c},
         scale=ctx.scale,
         seeds=list(cfg.seeds),
         notes=outputs.design_notes(cfg, ctx.scale),
@@ -244,6 +306,8 @@ def check(cfg: SameScoreConfig) -> None:
         raise BadInput("the study needs at least 2 seeds per α: its intervals resample seeds")
     if len(cfg.shortcut.seeds) < 3:
         raise BadInput("part B needs at least 3 shortcut seeds: it measures their spread")
+    if not cfg.costs.seeds or cfg.costs.rl.checkpoint_every > cfg.costs.rl.steps:
+        raise BadInput("part C needs a seed and an RL checkpoint: costs.seeds, rl.checkpoint_every")
 
 
 STUDY = Study(

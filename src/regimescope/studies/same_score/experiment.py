@@ -22,7 +22,7 @@ from regimescope.instruments.clock_pizza import (
     gradient_symmetricity,
 )
 from regimescope.regimes.modular import ModularRunConfig, load_modular, train_modular
-from regimescope.studies.same_score import generalisation
+from regimescope.studies.same_score import costs, generalisation
 from regimescope.tasks.modular import all_pairs
 
 SITE = "final"  # the residual stream the unembedding reads: the representation compared
@@ -37,11 +37,17 @@ def model_run(cfg, alpha: float, seed: int) -> ModularRunConfig:
     return replace(cfg.run, organism=organism, seed=drawn, data_seed=drawn)
 
 
-def plan(cfg) -> list:
-    """Every training run: part A's, in the order ``train_and_measure`` trains them, then
-    part B's shortcut organisms (``generalisation``)."""
+def first_runs(cfg) -> list:
+    """The runs that start from nothing: part A's, in the order ``train_and_measure``
+    trains them, then part B's shortcut organisms (``generalisation``)."""
     part_a = [model_run(cfg, alpha, seed) for alpha in cfg.alphas for seed in cfg.seeds]
     return [*part_a, *generalisation.plan(cfg.shortcut)]
+
+
+def plan(cfg) -> list:
+    """Every training run: parts A and B (``first_runs``), then part C's, study 2's bases
+    and GRPO runs (``costs.plan``: a GRPO run names the base it waits for)."""
+    return [*first_runs(cfg), *costs.plan(cfg.costs)]
 
 
 def train_and_measure(cfg, ctx) -> tuple[pd.DataFrame, dict[tuple[float, int], torch.Tensor]]:

@@ -1,4 +1,4 @@
-"""Tables, figures and the verdict's words for the same-score study (study 8, parts A, B)."""
+"""Tables, figures and the verdict's words for the same-score study (study 8, parts A-C)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ CAPTIONS = {
         "in-distribution accuracy against accuracy on prompts where the shortcut gives the "
         "wrong answer; the dashed line is the band of the same score."
     ),
+    "costs": (
+        "Part C: the trade-off curves over GRPO steps (step 0 is the base, seeds pooled): "
+        "accuracy (share of correct samples), ECE of the greedy completion's probability, "
+        "per-input EAD of the first samples of each problem, and early-answering AOC of "
+        "the greedy scratchpad."
+    ),
 }
 
 
@@ -42,8 +48,22 @@ def save_shortcut(ctx, table: pd.DataFrame, band: float) -> None:
     ctx.save_figure("shortcut", plot(table, band), CAPTIONS["shortcut"])
 
 
+def save_costs(ctx, readings: pd.DataFrame, curves: pd.DataFrame) -> None:
+    """Part C: ``tables/costs.csv`` (per seed, step and problem), ``cost_curves.csv`` (per
+    step) and the trade-off figure."""
+    from regimescope.studies.same_score.costs import plot
+
+    ctx.save_table("costs", readings)
+    ctx.save_table("cost_curves", curves)
+    ctx.save_figure("costs", plot(curves), CAPTIONS["costs"])
+
+
 def reason(
-    overall: Decision, parts: dict[str, Decision], models: pd.DataFrame, shortcut: pd.DataFrame
+    overall: Decision,
+    parts: dict[str, Decision],
+    models: pd.DataFrame,
+    shortcut: pd.DataFrame,
+    curves: pd.DataFrame,
 ) -> str:
     """The overall branch, the parts that did not support, and the accuracy ranges."""
     open_parts = dict.fromkeys(d.reason for d in parts.values() if d.verdict != "supports")
@@ -56,7 +76,13 @@ def reason(
         f" Part B, {len(shortcut)} shortcut organisms: in distribution {ranges['test']}, "
         f"where the shortcut is wrong {ranges['conflict']}."
     )
-    return f"{overall.reason}{details}. {scores}{part_b}"
+    first, last = curves.iloc[0], curves.iloc[-1]
+    part_c = (
+        f" Part C, base to RL step {int(last.step)}: accuracy {first.accuracy:.3f} -> "
+        f"{last.accuracy:.3f}, ECE {first.ece:.3f} -> {last.ece:.3f}, EAD "
+        f"{first.diversity:.3f} -> {last.diversity:.3f}, AOC {first.aoc:.3f} -> {last.aoc:.3f}."
+    )
+    return f"{overall.reason}{details}. {scores}{part_b}{part_c}"
 
 
 def follow_up(parts: dict[str, Decision]) -> str:
@@ -66,6 +92,13 @@ def follow_up(parts: dict[str, Decision]) -> str:
             "Equal accuracy, different algorithms and different generalisation: what does "
             "RL's accuracy gain cost in calibration, diversity and faithfulness (part C), "
             "and does the shortcut spread shrink with longer training or grow with width?"
+        )
+    costs = [d for name, d in parts.items() if name.endswith("(part C)")]
+    if costs and any(d.verdict != "supports" for d in costs):
+        return (
+            "Not every cost of RL's gain showed as registered: which costs grow with longer "
+            "RL or a larger organism, and does the ECE of a forced answer token (instead of "
+            "the whole completion) move differently?"
         )
     if parts.get("generalisation differs at the same score", Decision("", "")).verdict != (
         "supports"
@@ -87,7 +120,9 @@ def design_notes(cfg, scale: str) -> str:
         f"{len(cfg.seeds)} seeds per α: intervals resample seeds within α",
         f"part B: {len(cfg.shortcut.seeds)} shortcut organisms, {cfg.shortcut.prompts} "
         "prompts per split",
-        "part C (what a gain costs) is not built yet",
+        f"part C: {len(cfg.costs.seeds)} seed(s) of study 2's GRPO run (the countdown base "
+        f"stands in for SFT), {cfg.costs.eval.problems} problems x "
+        f"{cfg.costs.eval.sampling.n} samples; intervals resample seeds and problems",
     ]
     if scale == "smoke":
         notes.append("tiny models and few steps: a plumbing check, not evidence")
