@@ -153,3 +153,15 @@ def test_demo_with_jobs_runs_studies_on_local_workers(store, tmp_path, monkeypat
     assert "jobs must be a positive integer, got 0" in capsys.readouterr().err
     assert main(["demo", "--jobs", "2", "--executor", "ray"]) == 2
     assert "give one or the other" in capsys.readouterr().err
+
+
+def test_workers_share_the_cores_unless_the_user_set_omp_num_threads(monkeypatch):
+    from regimescope.executor.pools import threads_per_worker
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert [threads_per_worker(n) for n in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads_per_worker(1) == threads_per_worker(2) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert threads_per_worker(2) == 4

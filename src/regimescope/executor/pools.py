@@ -16,7 +16,12 @@ from regimescope.executor.jobs import Analyse, Outcome, Place, Train, run_job
 
 
 def threads_per_worker(workers: int) -> int:
-    """Torch threads for each of ``workers`` processes: the machine's cores shared evenly."""
+    """Torch threads for each of ``workers`` processes: $OMP_NUM_THREADS where the user set
+    it (on a machine shared with other work, threads beyond a worker's share spin and
+    slow every run several-fold), else the machine's cores shared evenly."""
+    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        return int(asked)
     return max(1, (os.cpu_count() or 1) // workers)
 
 
