@@ -20,8 +20,9 @@ CAPTIONS = {
     "orders": (
         "Mean normalised final score of each training order: the BWT-additive prediction "
         "(single-domain scores plus the pairwise transfers) against the measured score, "
-        "with 95% intervals (seeds and problems resampled crossed); the dashed line is the "
-        "joint run's measured score."
+        "with 95% intervals (seeds and problems resampled crossed); red: the structured-first "
+        "orders (creative last), grey: the others; the dashed line is the joint run's "
+        "measured score."
     ),
 }
 
