@@ -28,10 +28,10 @@ three domains, not four (no QA); the creative judge rewards constrained diversit
 writing (its gaming and limits: ``tasks.creative``); no model merging baseline.
 
 Scales: ``full`` (3 seeds, a 900-step base, 40 GRPO steps per stage, 24 held-out
-problems per domain, about 15 core-minutes alone; more seeds with ``--seeds``), ``quick`` (2 seeds, a 600-step base, 12 steps
-per stage, 16 problems: bound by the demo's budget of about 150 core-seconds of training,
-too short for the structured domains' reward to rise, so its premises are expected to
-fail: NOTES.md), ``smoke`` (the test suite).
+problems per domain, about 15 core-minutes alone; more seeds with ``--seeds``), ``quick``
+(2 seeds, a 600-step base, 12 steps per stage, 16 problems: bound by the demo's budget of
+about 150 core-seconds of training, too short for the structured domains' reward to rise,
+so its premises are expected to fail: NOTES.md), ``smoke`` (the test suite).
 """
 
 from __future__ import annotations
