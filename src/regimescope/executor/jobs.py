@@ -85,6 +85,12 @@ def trainers() -> dict[type, Callable]:
     """Config type -> the regime function that trains it (``fn(config, store) -> RunDir``)."""
     from regimescope.regimes.distractor import DistractorRunConfig, train_distractor
     from regimescope.regimes.modular import ModularRunConfig, train_modular
+    from regimescope.regimes.multidomain import (
+        MultiBaseConfig,
+        StageConfig,
+        train_base,
+        train_stage,
+    )
     from regimescope.regimes.pretrain import PretrainConfig, pretrain
     from regimescope.regimes.rl import RLConfig, rl
     from regimescope.regimes.sft import SFTConfig, sft
@@ -97,6 +103,8 @@ def trainers() -> dict[type, Callable]:
         StudentConfig: train_student,
         ModularRunConfig: train_modular,
         DistractorRunConfig: train_distractor,
+        MultiBaseConfig: train_base,
+        StageConfig: train_stage,
     }
 
 

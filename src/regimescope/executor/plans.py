@@ -136,6 +136,14 @@ def same_score(cfg) -> Plan:
     )
 
 
+def training_order(cfg) -> Plan:
+    """The base, then every run that starts from it (the single-domain and joint runs);
+    the stage-2 and stage-3 runs start from those runs' models, so the study trains them."""
+    from regimescope.studies.training_order import experiment as e
+
+    return Plan((cfg.base,), lambda models: e.first_stage(cfg, str(models[cfg.base])))
+
+
 PLANS: dict[str, Callable[[Any], Plan]] = {
     "instruction-tuning": instruction_tuning,
     "rl-catalyst": rl_catalyst,
@@ -147,4 +155,5 @@ PLANS: dict[str, Callable[[Any], Plan]] = {
     "paired-analysis": one_stage("paired_analysis"),
     "same-score": same_score,
     "learning-mechanics": one_stage("learning_mechanics"),
+    "training-order": training_order,
 }

@@ -24,6 +24,7 @@ from regimescope.studies import (
     rl_objectives,
     rl_weights,
     same_score,
+    training_order,
     two_phase,
 )
 
@@ -40,6 +41,7 @@ STUDIES: dict[str, Study] = {
         paired_analysis.STUDY,
         same_score.STUDY,
         learning_mechanics.STUDY,
+        training_order.STUDY,
     )
 }
 PLUGINS_ENV = "REGIMESCOPE_STUDY_MODULES"
