@@ -5,7 +5,8 @@ from them). The executor trains them on a pool of workers, stage by stage, then 
 runs as always and finds every run complete in the store, so it only measures and decides:
 
 - ``inline``: one job after another in this process (today's behaviour);
-- ``local``: N processes on this machine, cores/N torch threads each;
+- ``local``: N processes on this machine, cores/N torch threads each ($OMP_NUM_THREADS
+  where the user set it);
 - ``ray``: Ray tasks, on a local Ray bound to 127.0.0.1 or on the cluster at ``--address``.
 
 The run locks stay: a worker never waits on a run another process is training; the job
