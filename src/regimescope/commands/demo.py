@@ -67,11 +67,11 @@ def demo(
         raise BadInput("no studies are registered; nothing to run")
     started = time.perf_counter()
     with opened(where, store) as pool:
-        train_all(STUDIES, scale, store, pool)
         if where.name == "inline":
+            train_all(STUDIES, scale, store, pool)
             walls = run_all(STUDIES, scale, store)
         else:
-            walls = analyse_all(STUDIES, scale, store, pool)
+            walls = schedule_all(STUDIES, scale, store, pool)
     html_path, json_path = write_report(
         store_root(store),
         out,
@@ -135,34 +135,44 @@ def train_all(studies, scale: str, store, pool) -> None:
     train_plan(merged(plans), pool, lambda done: report(describe(done)))
 
 
-def analyse_all(studies, scale: str, store, pool) -> dict:
-    """Run the studies as jobs on ``pool`` (their runs are trained: they only analyse);
-    (verdict, seconds, reused) per study, the verdict read back from each study's folder."""
-    from regimescope.executor import Analyse, describe, run_jobs
-    from regimescope.studies.base import load_verdict, study_folder
+def schedule_all(studies, scale: str, store, pool) -> dict:
+    """Every study whose folder is not complete on ``pool``: its training stages, then its
+    analysis as soon as its own runs are trained (``executor.schedule``); one line per
+    finished job. (verdict, analysis seconds, reused) per study, the verdict read back
+    from each study's folder."""
+    from regimescope.executor import Analyse, checked, describe, run_studies, study_plan
+    from regimescope.studies.base import load_verdict, study_config, study_folder
 
     reused = {
         name: study_folder(s, scale, None, store).is_complete() for name, s in studies.items()
     }
-    jobs = [Analyse(name, scale) for name in studies if not reused[name]]
+    todo = [name for name in studies if not reused[name]]
+    plans = {name: study_plan(name, study_config(studies[name], scale)) for name in todo}
     with Progress(*COLUMNS, console=STDERR) as bar:
         overall = bar.add_task(
             f"studies ({scale}, {pool.workers} at once)", total=len(studies), info=""
         )
         bar.advance(overall, sum(reused.values()))
-        relay = live_or_logged(bar, overall, "studies")
+        relay, trained = (
+            live_or_logged(bar, overall, "studies"),
+            live_or_logged(bar, overall, "train"),
+        )
 
         def finished(outcome) -> None:
-            bar.advance(overall)
-            relay(describe(outcome))
+            if isinstance(outcome.job, Analyse):
+                bar.advance(overall)
+                relay(describe(outcome))
+            else:
+                trained(describe(outcome))
 
-        done = run_jobs(jobs, pool, finished)
-    seconds = {job.study: outcome.seconds for job, outcome in done.items()}
+        analyses = {name: Analyse(name, scale) for name in todo}
+        done = run_studies(plans, analyses, pool, finished, checked)
     verdicts = {
         name: load_verdict(study_folder(s, scale, None, store)) for name, s in studies.items()
     }
     return {
-        name: (verdicts[name].verdict, seconds.get(name, 0.0), reused[name]) for name in studies
+        name: (verdicts[name].verdict, done[name].seconds if name in done else 0.0, reused[name])
+        for name in studies
     }
 
 

@@ -37,10 +37,9 @@ from regimescope.executor.jobs import (
 )
 from regimescope.executor.plans import Plan, merged, study_plan
 from regimescope.executor.pools import Inline, Local, threads_per_worker
+from regimescope.executor.schedule import HELD_RETRY_S, POLL_S, run_studies
 
 EXECUTORS = ("inline", "local", "ray")
-HELD_RETRY_S = 2.0  # how long a held job waits before it is sent again
-POLL_S = 0.2  # how often the driver looks for finished jobs
 
 
 @dataclass(frozen=True)
@@ -126,10 +125,12 @@ def checked(outcome: Outcome) -> Outcome:
 
 
 def train_plan(plan: Plan, pool, report: Callable[[Outcome], None]) -> None:
-    """Train ``plan`` on ``pool``: its bases, then the runs tuned from them."""
-    bases = run_jobs([Train(config) for config in plan.first], pool, report)
-    models = {job.config: str(Path(outcome.path) / "model") for job, outcome in bases.items()}
-    run_jobs([Train(config) for config in plan.then(models)], pool, report)
+    """Train ``plan`` on ``pool`` stage by stage: its bases, the runs tuned from them, then
+    any later stages (each started from the models of the stages before it)."""
+    models: dict = {}
+    for stage in plan.stages():
+        done = run_jobs([Train(config) for config in stage(models)], pool, report)
+        models |= {job.config: str(Path(outcome.path) / "model") for job, outcome in done.items()}
 
 
 def describe(outcome: Outcome) -> str:
@@ -151,7 +152,9 @@ __all__ = [
     "merged",
     "open_pool",
     "opened",
+    "checked",
     "run_jobs",
+    "run_studies",
     "study_plan",
     "train_job",
     "train_plan",

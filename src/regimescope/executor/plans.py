@@ -1,10 +1,11 @@
-"""Each study's plan: the training runs it needs, in two stages, before its analysis.
+"""Each study's plan: the training runs it needs, in stages, before its analysis.
 
 A study's ``experiment.plan`` lists its runs; the tuned runs of a two-stage study start
 from a base's model folder, which is known once the base is trained (a run's folder is a
 pure function of its config, but the regimes also key it by their code, so the executor
 takes the folder from the finished base rather than computing it). ``Plan.first`` holds
-the runs that start from nothing; ``Plan.then`` gives the rest from the bases' folders.
+the runs that start from nothing; ``Plan.then`` gives the runs tuned from the bases'
+folders, and ``Plan.later`` any further stages (study 10's chains of RL stages).
 
 A study with no plan here (a plugin) has an empty plan: it trains its runs itself while
 it runs, as it always did.
@@ -27,6 +28,13 @@ def nothing(models: Models) -> list:
 class Plan:
     first: tuple = ()  # configs that start from nothing: the bases, or all of a one-stage study
     then: Callable[[Models], list] = field(default=nothing)  # the runs started from a base
+    # further stages, in order: each lists the runs that start from the models of earlier
+    # stages (its argument maps every earlier stage's config to its model folder)
+    later: tuple[Callable[[Models], list], ...] = ()
+
+    def stages(self) -> list[Callable[[Models], list]]:
+        """Every stage as a function of the earlier stages' models, ``first`` included."""
+        return [lambda models: list(self.first), self.then, *self.later]
 
 
 def study_plan(name: str, config: Any) -> Plan:
@@ -36,13 +44,19 @@ def study_plan(name: str, config: Any) -> Plan:
 
 
 def merged(plans: list[Plan]) -> Plan:
-    """One plan for several studies: their bases, then their tuned runs, each run once."""
+    """One plan for several studies: stage by stage (their bases, then the runs tuned from
+    them, then any later stages), each run once."""
     first = tuple(dict.fromkeys(c for plan in plans for c in plan.first))
 
-    def then(models: Models) -> list:
-        return list(dict.fromkeys(c for plan in plans for c in plan.then(models)))
+    def stage(index: int) -> Callable[[Models], list]:
+        def runs(models: Models) -> list:
+            found = [c for p in plans if index < len(p.stages()) for c in p.stages()[index](models)]
+            return list(dict.fromkeys(found))
 
-    return Plan(first, then)
+        return runs
+
+    depth = max((len(plan.stages()) for plan in plans), default=2)
+    return Plan(first, stage(1), tuple(stage(i) for i in range(2, depth)))
 
 
 def one_base(module: str) -> Callable[[Any], Plan]:
@@ -137,11 +151,26 @@ def same_score(cfg) -> Plan:
 
 
 def training_order(cfg) -> Plan:
-    """The base, then every run that starts from it (the single-domain and joint runs);
-    the stage-2 and stage-3 runs start from those runs' models, so the study trains them."""
+    """The base; the runs that start from it (single-domain and joint); then the chains'
+    second and third stages, each from the model of its chain's prefix."""
     from regimescope.studies.training_order import experiment as e
 
-    return Plan((cfg.base,), lambda models: e.first_stage(cfg, str(models[cfg.base])))
+    def chained(length: int) -> Callable[[Models], list]:
+        def runs(models: Models) -> list:
+            def config(seed: int, chain: tuple):
+                start = models[cfg.base] if len(chain) == 1 else models[config(seed, chain[:-1])]
+                return e.stage_config(cfg, seed, chain, str(start))
+
+            return [
+                config(s, chain) for s in cfg.seeds for chain in e.CHAINS if len(chain) == length
+            ]
+
+        return runs
+
+    def from_base(models: Models) -> list:
+        return e.first_stage(cfg, str(models[cfg.base]))
+
+    return Plan((cfg.base,), from_base, (chained(2), chained(3)))
 
 
 PLANS: dict[str, Callable[[Any], Plan]] = {

@@ -1,0 +1,98 @@
+"""Several studies on one pool: each study's stages and then its analysis, as soon as they
+are ready, instead of every study's training first and every analysis after it.
+
+``run_jobs`` runs one list of jobs; a demo trained the merged plan stage by stage (a
+barrier after each stage) and only then analysed. Workers then idle twice: at each
+stage's end, while the last long run finishes, and in the analysis tail. Here a study's
+next stage is sent once its own earlier stages are done (a stage lists its runs from the
+models of the stages before it), and its ``Analyse`` job once all its runs are: a study
+whose runs are done analyses while the others still train. A run two studies share is
+sent once and waited on by both. Ready jobs go out in study order, training before
+analysis, so the runs that unlock the most work go first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regimescope.executor.jobs import Analyse, Outcome, Train
+from regimescope.executor.plans import Plan
+
+HELD_RETRY_S = 2.0  # how long a held job waits before it is sent again
+POLL_S = 0.2  # how often the driver looks for finished jobs
+
+
+@dataclass
+class Track:
+    """One study's way through its stages to its analysis."""
+
+    stages: list[Callable]  # the plan's stages (each: models of earlier stages -> configs)
+    analysis: Analyse | None  # its analysis job (None: train only)
+    stage: int = -1  # the stage whose runs are out (-1: none sent yet)
+    waiting_on: set = field(default_factory=set)  # that stage's configs not yet trained
+    done: bool = False  # every stage trained and the analysis (if any) queued
+
+
+def run_studies(
+    plans: dict[str, Plan],
+    analyses: dict[str, Analyse | None],
+    pool,
+    report: Callable[[Outcome], None],
+    check: Callable[[Outcome], Outcome] = lambda outcome: outcome,
+) -> dict[str, Outcome]:
+    """Train every study's plan and run its analysis on ``pool``; study name -> the
+    analysis's Outcome. A job that comes back held is sent again after ``HELD_RETRY_S``;
+    the first job that fails raises its error."""
+    tracks = {name: Track(plan.stages(), analyses.get(name)) for name, plan in plans.items()}
+    models: dict[Any, str] = {}  # trained config -> its model folder
+    queued: list[tuple[float, Train | Analyse]] = []  # (not before, job)
+    sent: set = set()  # configs queued or running (each is trained once)
+    running: dict[Future, Train | Analyse] = {}
+    analysed: dict[str, Outcome] = {}
+    while True:
+        advance(tracks, models, queued, sent)
+        if not queued and not running:
+            return analysed
+        now = time.monotonic()
+        ready = sorted((j for t, j in queued if t <= now), key=lambda j: isinstance(j, Analyse))
+        for job in ready[: pool.workers - len(running)]:
+            queued[:] = [(t, j) for t, j in queued if j is not job]
+            running[pool.submit(job)] = job
+        if not running:
+            time.sleep(POLL_S)
+            continue
+        finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+        for future in finished:
+            job, outcome = running.pop(future), future.result()
+            if outcome.held:
+                queued.append((time.monotonic() + HELD_RETRY_S, job))
+                continue
+            report(check(outcome))
+            if isinstance(job, Train):
+                models[job.config] = str(Path(outcome.path) / "model")
+            else:
+                analysed[job.study] = outcome
+
+
+def advance(tracks: dict[str, Track], models: dict, queued: list, sent: set) -> None:
+    """Move every study whose current stage is trained on to its next stage (queueing the
+    runs not yet sent), or, after its last stage, queue its analysis."""
+    for track in tracks.values():
+        while not track.done and not (track.waiting_on - models.keys()):
+            track.stage += 1
+            if track.stage == len(track.stages):
+                track.done = True
+                if track.analysis is not None:
+                    queued.append((0.0, track.analysis))
+                break
+            configs = list(dict.fromkeys(track.stages[track.stage](models)))
+            track.waiting_on = set(configs)
+            for config in configs:
+                if config not in sent and config not in models:
+                    sent.add(config)
+                    queued.append((0.0, Train(config)))
