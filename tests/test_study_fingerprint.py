@@ -152,3 +152,14 @@ def test_the_real_training_loops_are_keyed_by_their_code():
     names = {str(p.relative_to(SOURCE)) for p in closure}
     assert {"regimes/rl.py", "regimes/objectives.py", "sampler/decode.py"} <= names
     assert any(n.startswith("tasks/") for n in names)
+
+
+def test_an_edit_of_the_same_size_in_the_same_instant_is_seen(tmp_path):
+    from regimescope.fingerprint import code_text, imported_names
+
+    path = tmp_path / "plugin.py"
+    path.write_text("import a\nx = 1\n")
+    before = code_text(path), imported_names(path)
+    path.write_text("import b\nx = 2\n")  # same size, likely the same mtime tick
+    assert code_text(path) != before[0] and imported_names(path) == {"b"} != before[1]
+    assert code_text(path) == code_text(path)  # cached, and still the same answer
