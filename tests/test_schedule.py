@@ -91,3 +91,18 @@ def test_a_study_without_runs_is_analysed_at_once_and_train_only_needs_no_analys
     pool = Instant(workers=1)
     done = run_studies({"P": Plan(), "T": Plan(("t0",))}, {"P": Analyse("P", "quick")}, pool, print)
     assert sent_names(pool) == ["t0", "analyse P"] and list(done) == ["P"]
+
+
+def test_a_study_that_shares_a_run_analyses_after_the_earlier_one():
+    pool = Instant(workers=2)
+    plans = {
+        "A": Plan(("shared", "a-long")),
+        "B": Plan(("shared",)),
+        "C": Plan(("c0",)),
+    }
+    run_studies(plans, {n: Analyse(n, "quick") for n in plans}, pool, lambda o: None)
+    names = sent_names(pool)
+    assert names.index("analyse A") < names.index("analyse B")
+    a, b, c = (schedule.Track([], Analyse(n, "quick"), configs=set(plans[n].first)) for n in "ABC")
+    assert schedule.held_back(b, [a], analysed={}) and not schedule.held_back(c, [a], {})
+    assert not schedule.held_back(b, [a], analysed={"A": "its outcome"})

@@ -7,8 +7,11 @@ stage's end, while the last long run finishes, and in the analysis tail. Here a 
 next stage is sent once its own earlier stages are done (a stage lists its runs from the
 models of the stages before it), and its ``Analyse`` job once all its runs are: a study
 whose runs are done analyses while the others still train. A run two studies share is
-sent once and waited on by both. Ready jobs go out in study order, training before
-analysis, so the runs that unlock the most work go first.
+sent once and waited on by both, and the later study's analysis waits for the earlier
+one's (studies that share runs read the same samples: the first draws them into the
+sampler's cache, the second reads them back instead of drawing them again at the same
+time). Ready jobs go out in study order, training before analysis, so the runs that
+unlock the most work go first.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ class Track:
     analysis: Analyse | None  # its analysis job (None: train only)
     stage: int = -1  # the stage whose runs are out (-1: none sent yet)
     waiting_on: set = field(default_factory=set)  # that stage's configs not yet trained
-    done: bool = False  # every stage trained and the analysis (if any) queued
+    configs: set = field(default_factory=set)  # every config of the stages sent so far
+    trained: bool = False  # every stage trained
+    queued: bool = False  # its analysis queued (or it has none)
 
 
 def run_studies(
@@ -56,6 +61,7 @@ def run_studies(
     analysed: dict[str, Outcome] = {}
     while True:
         advance(tracks, models, queued, sent)
+        release(tracks, analysed, queued)
         if not queued and not running:
             return analysed
         now = time.monotonic()
@@ -80,19 +86,40 @@ def run_studies(
 
 
 def advance(tracks: dict[str, Track], models: dict, queued: list, sent: set) -> None:
-    """Move every study whose current stage is trained on to its next stage (queueing the
-    runs not yet sent), or, after its last stage, queue its analysis."""
+    """Move every study whose current stage is trained on to its next stage, queueing the
+    runs not yet sent; a study past its last stage is ``trained``."""
     for track in tracks.values():
-        while not track.done and not (track.waiting_on - models.keys()):
+        while not track.trained and not (track.waiting_on - models.keys()):
             track.stage += 1
             if track.stage == len(track.stages):
-                track.done = True
-                if track.analysis is not None:
-                    queued.append((0.0, track.analysis))
+                track.trained = True
                 break
             configs = list(dict.fromkeys(track.stages[track.stage](models)))
             track.waiting_on = set(configs)
+            track.configs |= track.waiting_on
             for config in configs:
                 if config not in sent and config not in models:
                     sent.add(config)
                     queued.append((0.0, Train(config)))
+
+
+def release(tracks: dict[str, Track], analysed: dict, queued: list) -> None:
+    """Queue the analysis of every trained study, unless an earlier study that shares a
+    run with it has not finished its own analysis yet."""
+    earlier: list[Track] = []
+    for track in tracks.values():
+        if track.trained and not track.queued and not held_back(track, earlier, analysed):
+            track.queued = True
+            if track.analysis is not None:
+                queued.append((0.0, track.analysis))
+        earlier.append(track)
+
+
+def held_back(track: Track, earlier: list[Track], analysed: dict) -> bool:
+    """Whether an earlier study sharing a run with ``track`` still has its analysis to do."""
+    return any(
+        other.analysis is not None
+        and other.analysis.study not in analysed
+        and bool(other.configs & track.configs)
+        for other in earlier
+    )

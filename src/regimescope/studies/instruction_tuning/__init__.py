@@ -128,7 +128,7 @@ def quick() -> InstructionTuningConfig:
         seeds=(0,),
         base=latent_base("quick", task="arithmetic"),
         per_rule=(4, 16),
-        problems=400,
+        problems=300,
     )
 
 

@@ -41,7 +41,7 @@ clipping (one update per batch). GRPO stands for "RL"; PPO, DPO and PRIME are no
 The paper's subnetwork-only retraining is not reproduced.
 
 **Scales.** ``smoke`` checks the pipeline (a nano base that earns no reward, RL as NSR);
-``quick`` is a micro base, three rates, two seeds, 30 steps; ``full`` a small base,
+``quick`` is a micro base, two rates, two seeds, 30 steps; ``full`` a small base,
 seven rates, three seeds, 150 steps. Measured costs and pilots: NOTES.md.
 """
 
@@ -122,7 +122,7 @@ class RLWeightsConfig:
     seeds: tuple[int, ...] = (0, 1)  # fine-tuning seeds (data order, rollouts); base is seed 0
     base: PretrainConfig = field(default_factory=lambda: latent_base("quick"))  # shared base
     rl: RLConfig = field(default_factory=rl_runs)  # template of every run (model, lr, seed per run)
-    lrs: tuple[float, ...] = (1e-6, 1e-5, 1e-4)  # learning-rate sweep, the same for every regime
+    lrs: tuple[float, ...] = (1e-5, 1e-4)  # learning-rate sweep, the same for every regime
     self_problems: int = 128  # self-SFT: training prompts sampled for the pool
     self_samples: int = 8  # self-SFT: completions per prompt (correct ones are kept)
     tolerances: tuple[float, ...] = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)  # "changed: |Δ| > τ"
@@ -130,7 +130,7 @@ class RLWeightsConfig:
 
 
 def quick() -> RLWeightsConfig:
-    """About 5 minutes on 2 cores: micro base, three rates, two seeds, 30 steps."""
+    """About 3 minutes on 2 cores: micro base, two rates, two seeds, 30 steps."""
     return RLWeightsConfig()
 
 

@@ -50,7 +50,7 @@ the paper's, which reports token-entropy regularisation only in passing. Respons
 is not studied (length scaling is not expected at this size).
 
 **Scales.** ``smoke`` checks the pipeline in seconds (nano base, 4 steps); ``quick`` is
-micro base, 40 steps × 3 arms × 2 seeds, a checkpoint every 10 steps on 32 problems × 16
+micro base, 40 steps × 3 arms × 2 seeds, a checkpoint every 10 steps on 24 problems × 16
 samples, about two minutes on 2 cores; ``full`` is small base, 300 steps × 3 arms × 3
 seeds, a checkpoint every 20 steps on 100 problems × 32 samples, about 75 minutes.
 Measured costs: NOTES.md.
@@ -137,7 +137,7 @@ class TwoPhaseConfig:
     entropy_coef: float = 0.01  # the control arm's token-entropy bonus weight
     # sampling of every measurement: n samples per problem and checkpoint, one seed
     eval: SamplingConfig = SamplingConfig(n=16, temperature=1.0, max_new_tokens=48, seed=0)
-    problems: int = 32  # held-out (test) problems measured at every checkpoint
+    problems: int = 24  # held-out (test) problems measured at every checkpoint
     ngram_sizes: tuple[int, int] = (3, 5)  # n-gram lengths the miner collects, in tokens
     top_fractions: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0)  # mined shares kept, scored
     proxy_fraction: float = 0.2  # the share whose precision and recall are reported as effects
@@ -153,7 +153,7 @@ class TwoPhaseConfig:
 
 def quick() -> TwoPhaseConfig:
     """About two minutes on 2 cores: micro base, 40 steps × 3 arms × 2 seeds, a checkpoint
-    every 10 steps measured on 32 problems × 16 samples."""
+    every 10 steps measured on 24 problems × 16 samples."""
     return TwoPhaseConfig()
 
 
