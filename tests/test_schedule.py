@@ -93,16 +93,20 @@ def test_a_study_without_runs_is_analysed_at_once_and_train_only_needs_no_analys
     assert sent_names(pool) == ["t0", "analyse P"] and list(done) == ["P"]
 
 
-def test_a_study_that_shares_a_run_analyses_after_the_earlier_one():
+def test_a_study_that_reads_anothers_samples_analyses_after_it():
     pool = Instant(workers=2)
     plans = {
         "A": Plan(("shared", "a-long")),
-        "B": Plan(("shared",)),
-        "C": Plan(("c0",)),
+        "B": Plan(("shared",), after=("A",)),
+        "C": Plan(("shared",)),
+        "D": Plan(("d0",), after=("not in this run",)),
     }
     run_studies(plans, {n: Analyse(n, "quick") for n in plans}, pool, lambda o: None)
     names = sent_names(pool)
     assert names.index("analyse A") < names.index("analyse B")
-    a, b, c = (schedule.Track([], Analyse(n, "quick"), configs=set(plans[n].first)) for n in "ABC")
-    assert schedule.held_back(b, [a], analysed={}) and not schedule.held_back(c, [a], {})
-    assert not schedule.held_back(b, [a], analysed={"A": "its outcome"})
+    a, b, c = (schedule.Track([], Analyse(n, "quick"), after=plans[n].after) for n in "ABC")
+    tracks = {"A": a, "B": b, "C": c}
+    assert schedule.held_back(b, tracks, analysed={})
+    assert not schedule.held_back(b, tracks, analysed={"A": "its outcome"})
+    assert not schedule.held_back(c, tracks, analysed={})  # sharing a run is not enough
+    assert not schedule.held_back(b, {"B": b}, analysed={})  # A is not in this run

@@ -31,6 +31,9 @@ class Plan:
     # further stages, in order: each lists the runs that start from the models of earlier
     # stages (its argument maps every earlier stage's config to its model folder)
     later: tuple[Callable[[Models], list], ...] = ()
+    # studies whose analysis must finish before this one's: it reads the samples they draw
+    # (from the sampler's cache), which two analyses at once would both draw
+    after: tuple[str, ...] = ()
 
     def stages(self) -> list[Callable[[Models], list]]:
         """Every stage as a function of the earlier stages' models, ``first`` included."""
@@ -147,6 +150,7 @@ def same_score(cfg) -> Plan:
     return Plan(
         (*e.first_runs(cfg), *bases.values()),
         lambda models: [costs.rl_run(cfg.costs, s, models[base]) for s, base in bases.items()],
+        after=("rl-catalyst",),  # part C reads study 2's samples of those runs
     )
 
 

@@ -7,10 +7,10 @@ stage's end, while the last long run finishes, and in the analysis tail. Here a 
 next stage is sent once its own earlier stages are done (a stage lists its runs from the
 models of the stages before it), and its ``Analyse`` job once all its runs are: a study
 whose runs are done analyses while the others still train. A run two studies share is
-sent once and waited on by both, and the later study's analysis waits for the earlier
-one's (studies that share runs read the same samples: the first draws them into the
-sampler's cache, the second reads them back instead of drawing them again at the same
-time). Ready jobs go out in study order, training before analysis, so the runs that
+sent once and waited on by both. A study whose plan names studies ``after`` (it reads
+the samples they draw) analyses once their analyses are done: the first draws the samples
+into the sampler's cache, the second reads them back instead of drawing them again at the
+same time. Ready jobs go out in study order, training before analysis, so the runs that
 unlock the most work go first.
 """
 
@@ -38,7 +38,7 @@ class Track:
     analysis: Analyse | None  # its analysis job (None: train only)
     stage: int = -1  # the stage whose runs are out (-1: none sent yet)
     waiting_on: set = field(default_factory=set)  # that stage's configs not yet trained
-    configs: set = field(default_factory=set)  # every config of the stages sent so far
+    after: tuple[str, ...] = ()  # studies whose analysis must finish before this one's
     trained: bool = False  # every stage trained
     queued: bool = False  # its analysis queued (or it has none)
 
@@ -53,7 +53,10 @@ def run_studies(
     """Train every study's plan and run its analysis on ``pool``; study name -> the
     analysis's Outcome. A job that comes back held is sent again after ``HELD_RETRY_S``;
     the first job that fails raises its error."""
-    tracks = {name: Track(plan.stages(), analyses.get(name)) for name, plan in plans.items()}
+    tracks = {
+        name: Track(plan.stages(), analyses.get(name), after=plan.after)
+        for name, plan in plans.items()
+    }
     models: dict[Any, str] = {}  # trained config -> its model folder
     queued: list[tuple[float, Train | Analyse]] = []  # (not before, job)
     sent: set = set()  # configs queued or running (each is trained once)
@@ -96,7 +99,6 @@ def advance(tracks: dict[str, Track], models: dict, queued: list, sent: set) -> 
                 break
             configs = list(dict.fromkeys(track.stages[track.stage](models)))
             track.waiting_on = set(configs)
-            track.configs |= track.waiting_on
             for config in configs:
                 if config not in sent and config not in models:
                     sent.add(config)
@@ -104,22 +106,18 @@ def advance(tracks: dict[str, Track], models: dict, queued: list, sent: set) -> 
 
 
 def release(tracks: dict[str, Track], analysed: dict, queued: list) -> None:
-    """Queue the analysis of every trained study, unless an earlier study that shares a
-    run with it has not finished its own analysis yet."""
-    earlier: list[Track] = []
+    """Queue the analysis of every trained study whose ``after`` studies (those in this
+    run, with an analysis) have finished theirs."""
     for track in tracks.values():
-        if track.trained and not track.queued and not held_back(track, earlier, analysed):
+        if track.trained and not track.queued and not held_back(track, tracks, analysed):
             track.queued = True
             if track.analysis is not None:
                 queued.append((0.0, track.analysis))
-        earlier.append(track)
 
 
-def held_back(track: Track, earlier: list[Track], analysed: dict) -> bool:
-    """Whether an earlier study sharing a run with ``track`` still has its analysis to do."""
+def held_back(track: Track, tracks: dict[str, Track], analysed: dict) -> bool:
+    """Whether a study ``track`` must follow still has its analysis to do."""
     return any(
-        other.analysis is not None
-        and other.analysis.study not in analysed
-        and bool(other.configs & track.configs)
-        for other in earlier
+        name in tracks and tracks[name].analysis is not None and name not in analysed
+        for name in track.after
     )
