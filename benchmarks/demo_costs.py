@@ -32,8 +32,15 @@ def seconds(folder: Path) -> float:
 RESOLVED = ("model_sha256",)  # filled in by the regime before the config is stored
 
 
+def unresolved(value):
+    """``value`` with the RESOLVED fields dropped at every level."""
+    if isinstance(value, dict):
+        return {k: unresolved(v) for k, v in value.items() if k not in RESOLVED}
+    return value
+
+
 def canonical(config: dict) -> str:
-    return json.dumps({k: v for k, v in config.items() if k not in RESOLVED}, sort_keys=True)
+    return json.dumps(unresolved(config), sort_keys=True)
 
 
 def stored(store: Path) -> dict[str, Path]:
@@ -51,16 +58,19 @@ def folder_of(config, runs: dict[str, Path]) -> Path | None:
 
 
 def study_runs(name: str, scale: str, runs: dict[str, Path]) -> tuple[list[Path], int]:
-    """(the plan's run folders found in the store, how many runs were not found)."""
+    """(the plan's run folders found in the store, how many runs were not found), stage by
+    stage; a stage whose earlier stages are not all found cannot be listed and is skipped."""
     plan = study_plan(name, STUDIES[name].scales[scale]())
-    first = {config: folder_of(config, runs) for config in plan.first}
-    models = {c: str(f / "model") for c, f in first.items() if f is not None}
-    found = [f for f in first.values() if f is not None]
-    missing = len(first) - len(found)
-    if len(models) == len(first):
-        later = [folder_of(config, runs) for config in plan.then(models)]
-        found += [f for f in later if f is not None]
-        missing += sum(f is None for f in later)
+    models: dict = {}
+    found: list[Path] = []
+    missing = 0
+    for stage in plan.stages():
+        folders = {config: folder_of(config, runs) for config in stage(models)}
+        found += [f for f in folders.values() if f is not None]
+        missing += sum(f is None for f in folders.values())
+        if missing:
+            break
+        models |= {config: str(folder / "model") for config, folder in folders.items()}
     return found, missing
 
 

@@ -70,6 +70,23 @@ def test_publish_command_takes_only_todays_code_and_says_what_the_store_holds(
     assert "no findings folder" in capsys.readouterr().err
 
 
+def test_publish_takes_the_registered_design_not_a_later_run_with_overrides(
+    store, tmp_path, monkeypatch, capsys
+):
+    from regimescope import studies
+
+    monkeypatch.setattr(studies, "STUDIES", {"toy": TOY})
+    shelf = tmp_path / "findings"
+    argv = ["publish", "toy", "--scale", "quick", "--store", str(store), "--findings", str(shelf)]
+    run_study(TOY, "quick", sets=["effect=0.5"])
+    assert main(argv) == 2
+    assert "it holds: quick (overridden)" in capsys.readouterr().err
+    run_study(TOY, "quick")
+    run_study(TOY, "quick", sets=["effect=0.7"])  # newer, but not the design
+    assert main(argv) == 0
+    assert json.loads((shelf / "toy" / "quick" / "config.json").read_text())["effect"] == 0.2
+
+
 def test_the_committed_findings_are_marked_where_their_code_has_changed():
     """Every committed finding is read; the report marks exactly those made by other code."""
     from regimescope.commands.study import current_codes

@@ -30,35 +30,42 @@ def publish(
 ) -> None:
     """Copy the study's newest finished folder at SCALE (today's code) into FINDINGS."""
     from regimescope.commands.study import current_codes
+    from regimescope.config import to_dict
     from regimescope.errors import choose
     from regimescope.findings import publish as copy_out
     from regimescope.store import store_root
-    from regimescope.studies import STUDIES
+    from regimescope.studies import STUDIES, study_config
 
     choose("study", name, STUDIES)
     choose("scale", scale, ("quick", "full"))
     code = current_codes({name: STUDIES[name]})[name]
-    folder = newest_current(store_root(store), name, scale, code)
+    design = to_dict(study_config(STUDIES[name], scale))
+    folder = newest_current(store_root(store), name, scale, code, design)
     target = copy_out(folder, findings_root(findings))
     OUT.print(f"published {name} ({scale}) from {folder}\nto {target}")
 
 
-def newest_current(root: Path, name: str, scale: str, code: str) -> Path:
-    """The study folder of ``name`` at ``scale`` made by ``code`` that finished last;
-    BadInput naming what the store holds instead when there is none."""
+def newest_current(root: Path, name: str, scale: str, code: str, design: dict) -> Path:
+    """The study folder of ``name`` at ``scale`` made by ``code`` on the scale's own
+    ``design`` (its config as registered: a run with ``--set`` or ``--seeds`` is not the
+    published design) that finished last; BadInput naming what the store holds instead
+    when there is none."""
     from regimescope.errors import BadInput
 
     found = []
     for done in sorted((root / "study").glob(f"{name}-*/complete.json")):
         study = json.loads((done.parent / "study.json").read_text(encoding="utf-8"))
         meta = json.loads((done.parent / "meta.json").read_text(encoding="utf-8"))
-        found.append((study["scale"], study["code"] == code, meta.get("finished", ""), done.parent))
-    current = [f for f in found if f[0] == scale and f[1]]
+        config = json.loads((done.parent / "config.json").read_text(encoding="utf-8"))
+        state = "stale" if study["code"] != code else "overridden" if config != design else ""
+        found.append((study["scale"], state, meta.get("finished", ""), done.parent))
+    current = [f for f in found if f[0] == scale and not f[1]]
     if not current:
-        held = ", ".join(sorted({f"{s}{'' if c else ' (stale)'}" for s, c, _, _ in found}))
+        held = ", ".join(sorted({f"{s} ({state})" if state else s for s, state, _, _ in found}))
         raise BadInput(
-            f"no finished {name} study at scale {scale} made by today's code in {str(root)!r}"
-            f" (it holds: {held or 'none'}); run `regimescope study {name} --scale {scale}`"
+            f"no finished {name} study at scale {scale} made by today's code on its registered"
+            f" design in {str(root)!r} (it holds: {held or 'none'}); run `regimescope study"
+            f" {name} --scale {scale}`"
         )
     return max(current, key=lambda f: f[2])[3]
 
