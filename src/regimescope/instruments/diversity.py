@@ -35,7 +35,12 @@ def distinct_n(sequences: Sequence[Sequence[int]], n: int) -> float:
 
 
 def ead_n(sequences: Sequence[Sequence[int]], n: int, vocab_size: int) -> float:
-    """Expectation-adjusted distinct n-grams N / (V (1 − ((V − 1)/V)^C)) (nan when none)."""
+    """Expectation-adjusted distinct n-grams N / (V (1 − ((V − 1)/V)^C)) (nan when none).
+
+    N: distinct n-grams, C: all n-grams, V: the vocabulary size for every n, as in Kirk et
+    al.'s code (not V^n), so for n >= 2 the value can exceed 1 (more distinct n-grams than
+    the expectation over single tokens allows); per-input and across-input values are only
+    compared with each other at the same V, n and sample count."""
     grams = [g for s in sequences for g in ngrams(s, n)]
     if not grams:
         return float("nan")
