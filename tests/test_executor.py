@@ -69,7 +69,7 @@ class Scripted:
 
 
 def test_a_held_job_is_sent_again_after_the_others(monkeypatch):
-    monkeypatch.setattr(ex, "HELD_RETRY_S", 0.0)
+    monkeypatch.setattr(ex.dispatch, "HELD_RETRY_S", 0.0)
     pool, reported = Scripted(held={"a"}), []
     done = ex.run_jobs(["a", "b", "c"], pool, lambda outcome: reported.append(outcome.job))
     assert pool.sent == ["a", "b", "c", "a"] and reported == ["b", "c", "a"]

@@ -4,7 +4,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from regimescope.executor import Analyse, Outcome, Plan, Train, schedule
+from regimescope.executor import Analyse, Outcome, Plan, Train, dispatch, schedule
 from regimescope.executor.schedule import run_studies
 
 
@@ -74,7 +74,7 @@ def test_a_run_two_studies_share_is_trained_once_and_waited_on_by_both():
 
 
 def test_a_held_run_is_sent_again_and_its_study_waits_for_it(monkeypatch):
-    monkeypatch.setattr(schedule, "HELD_RETRY_S", 0.0)
+    monkeypatch.setattr(dispatch, "HELD_RETRY_S", 0.0)
     pool = Instant(workers=1, held={"a0"})
     run_studies({"A": three_stages()}, {"A": Analyse("A", "quick")}, pool, lambda o: None)
     assert sent_names(pool)[:2] == ["a0", "a0"] and sent_names(pool)[-1] == "analyse A"

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from regimescope.errors import BadInput, choose
+from regimescope.executor.dispatch import Dispatch
 from regimescope.executor.jobs import (
     Analyse,
     Outcome,
@@ -37,7 +36,7 @@ from regimescope.executor.jobs import (
 )
 from regimescope.executor.plans import Plan, merged, study_plan
 from regimescope.executor.pools import Inline, Local, threads_per_worker
-from regimescope.executor.schedule import HELD_RETRY_S, POLL_S, run_studies
+from regimescope.executor.schedule import run_studies
 
 EXECUTORS = ("inline", "local", "ray")
 
@@ -89,28 +88,16 @@ def opened(executor: Executor, store=None) -> Iterator:
 
 def run_jobs(jobs: Iterable, pool, report: Callable[[Outcome], None]) -> dict:
     """Run every job on ``pool``, at most ``pool.workers`` at once, in the given order; a
-    job that comes back held is sent again after ``HELD_RETRY_S``. Returns job -> Outcome.
-    The first job that fails raises its error (the jobs not yet sent are dropped)."""
-    waiting = [(0.0, job) for job in jobs]
-    running: dict[Future, object] = {}
+    job that comes back held is sent again after ``dispatch.HELD_RETRY_S``. Returns job ->
+    Outcome. The first job that fails raises its error (the jobs not yet sent are dropped)."""
+    dispatch = Dispatch(pool)
+    for job in jobs:
+        dispatch.queue(job)
     done = {}
-    while waiting or running:
-        now = time.monotonic()
-        ready = [item for item in waiting if item[0] <= now][: pool.workers - len(running)]
-        for item in ready:
-            waiting.remove(item)
-            running[pool.submit(item[1])] = item[1]
-        if not running:
-            time.sleep(POLL_S)
-            continue
-        finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
-        for future in finished:
-            job, outcome = running.pop(future), future.result()
-            if outcome.held:
-                waiting.append((time.monotonic() + HELD_RETRY_S, job))
-            else:
-                done[job] = checked(outcome)
-                report(outcome)
+    while not dispatch.idle:
+        for job, outcome in dispatch.step():
+            done[job] = checked(outcome)
+            report(outcome)
     return done
 
 

@@ -16,18 +16,14 @@ unlock the most work go first.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regimescope.executor.dispatch import Dispatch
 from regimescope.executor.jobs import Analyse, Outcome, Train
 from regimescope.executor.plans import Plan
-
-HELD_RETRY_S = 2.0  # how long a held job waits before it is sent again
-POLL_S = 0.2  # how often the driver looks for finished jobs
 
 
 @dataclass
@@ -51,36 +47,22 @@ def run_studies(
     check: Callable[[Outcome], Outcome] = lambda outcome: outcome,
 ) -> dict[str, Outcome]:
     """Train every study's plan and run its analysis on ``pool``; study name -> the
-    analysis's Outcome. A job that comes back held is sent again after ``HELD_RETRY_S``;
-    the first job that fails raises its error."""
+    analysis's Outcome. A job that comes back held is sent again after
+    ``dispatch.HELD_RETRY_S``; the first job that fails raises its error."""
     tracks = {
         name: Track(plan.stages(), analyses.get(name), after=plan.after)
         for name, plan in plans.items()
     }
     models: dict[Any, str] = {}  # trained config -> its model folder
-    queued: list[tuple[float, Train | Analyse]] = []  # (not before, job)
     sent: set = set()  # configs queued or running (each is trained once)
-    running: dict[Future, Train | Analyse] = {}
     analysed: dict[str, Outcome] = {}
+    dispatch = Dispatch(pool)
     while True:
-        advance(tracks, models, queued, sent)
-        release(tracks, analysed, queued)
-        if not queued and not running:
+        advance(tracks, models, dispatch, sent)
+        release(tracks, analysed, dispatch)
+        if dispatch.idle:
             return analysed
-        now = time.monotonic()
-        ready = sorted((j for t, j in queued if t <= now), key=lambda j: isinstance(j, Analyse))
-        for job in ready[: pool.workers - len(running)]:
-            queued[:] = [(t, j) for t, j in queued if j is not job]
-            running[pool.submit(job)] = job
-        if not running:
-            time.sleep(POLL_S)
-            continue
-        finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
-        for future in finished:
-            job, outcome = running.pop(future), future.result()
-            if outcome.held:
-                queued.append((time.monotonic() + HELD_RETRY_S, job))
-                continue
+        for job, outcome in dispatch.step(first=lambda job: isinstance(job, Analyse)):
             report(check(outcome))
             if isinstance(job, Train):
                 models[job.config] = str(Path(outcome.path) / "model")
@@ -88,7 +70,7 @@ def run_studies(
                 analysed[job.study] = outcome
 
 
-def advance(tracks: dict[str, Track], models: dict, queued: list, sent: set) -> None:
+def advance(tracks: dict[str, Track], models: dict, dispatch: Dispatch, sent: set) -> None:
     """Move every study whose current stage is trained on to its next stage, queueing the
     runs not yet sent; a study past its last stage is ``trained``."""
     for track in tracks.values():
@@ -102,17 +84,17 @@ def advance(tracks: dict[str, Track], models: dict, queued: list, sent: set) -> 
             for config in configs:
                 if config not in sent and config not in models:
                     sent.add(config)
-                    queued.append((0.0, Train(config)))
+                    dispatch.queue(Train(config))
 
 
-def release(tracks: dict[str, Track], analysed: dict, queued: list) -> None:
+def release(tracks: dict[str, Track], analysed: dict, dispatch: Dispatch) -> None:
     """Queue the analysis of every trained study whose ``after`` studies (those in this
     run, with an analysis) have finished theirs."""
     for track in tracks.values():
         if track.trained and not track.queued and not held_back(track, tracks, analysed):
             track.queued = True
             if track.analysis is not None:
-                queued.append((0.0, track.analysis))
+                dispatch.queue(track.analysis)
 
 
 def held_back(track: Track, tracks: dict[str, Track], analysed: dict) -> bool:
