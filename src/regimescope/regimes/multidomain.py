@@ -6,9 +6,15 @@ The domains live here, outside the task registry, so adding the creative task re
 other study's runs (as ``regimes.distractor`` does for study 7):
 
 - ``strings``: the registered ``strings-atomic-a`` (one string function, exact answer);
-- ``countdown``: countdown with 2 numbers (``CountdownTask(n_numbers=2)``: a plan line, a
-  step line, the answer; exact);
+- ``countdown``: countdown with 2 numbers from 1..29 (``CountdownTask(n_numbers=2,
+  max_number=29)``: a plan line, a step line, the answer; exact; 535 training keys, where
+  numbers up to 9 gave 62, which the base memorised);
 - ``creative``: ``tasks.creative`` (constraints plus novelty against the group).
+
+The base pretrains on the structured domains through ``tasks.noisy.NoisyTargets``: a share
+of their training targets belong to another problem, so the base holds each skill without
+emitting it reliably and RL has something to re-weight (study 10's NOTES.md); RL stages
+and evaluations use the clean tasks.
 
 The RL loop is ``regimes.rl``'s (its ``update``, ``sample_stats``, optimizer, schedule,
 checkpoints, recorder), with one change of step 3: a task with a ``score_group(example,
@@ -50,6 +56,7 @@ from regimescope.tasks import get_task
 from regimescope.tasks.countdown import CountdownConfig, CountdownTask
 from regimescope.tasks.creative import CreativeTask
 from regimescope.tasks.mix import Mixture
+from regimescope.tasks.noisy import NoisyTargets
 
 STRUCTURED = ("strings", "countdown")
 CREATIVE = "creative"
@@ -63,7 +70,8 @@ def domain_task(name: str):
     if name == "strings":
         return get_task("strings-atomic-a")
     if name == "countdown":
-        return CountdownTask(CountdownConfig(n_numbers=2, heldout_fraction=0.3), name="countdown-2")
+        config = CountdownConfig(n_numbers=2, max_number=29, heldout_fraction=0.3)
+        return CountdownTask(config, name="countdown-2")
     return CreativeTask()
 
 
@@ -84,10 +92,19 @@ class MultiBaseConfig:
     domains: tuple[str, ...] = DOMAINS  # pretrained on all of them, in equal proportions
     loop: PretrainConfig = field(default_factory=PretrainConfig)  # organism and optimizer
     # (loop.task is a label here and must read "multidomain")
+    noisy_share: float = 0.0  # share of structured training targets taken from other problems
 
 
-def mixture(domains: tuple[str, ...]) -> Mixture:
-    return Mixture("+".join(domains), [(domain_task(d), 1.0) for d in domains])
+def mixture(domains: tuple[str, ...], noisy_share: float = 0.0) -> Mixture:
+    """The equal mixture of ``domains``; the structured ones with ``noisy_share`` of their
+    training targets from other problems (``tasks.noisy``; 0: the clean tasks)."""
+    members = []
+    for d in domains:
+        task = domain_task(d)
+        if d in STRUCTURED and noisy_share > 0:
+            task = NoisyTargets(task, noisy_share)
+        members.append((task, 1.0))
+    return Mixture("+".join(domains), members)
 
 
 def train_base(cfg: MultiBaseConfig, root=None) -> RunDir:
@@ -98,7 +115,7 @@ def train_base(cfg: MultiBaseConfig, root=None) -> RunDir:
         raise BadInput(
             f"loop.task is a label here and must read 'multidomain', got {cfg.loop.task!r}"
         )
-    task = mixture(cfg.domains)
+    task = mixture(cfg.domains, cfg.noisy_share)
     org = cfg.loop.organism
     key = {"task_version": task.version, "code": code_fingerprint()}
     run = open_run("pretrain", f"multidomain-w{org.width}d{org.depth}", cfg, root, key=key)

@@ -15,23 +15,33 @@ generative tasks deviate from the accuracy-transfer prediction. The study tests 
 paper's parts and reports the seed's reading as part (iv).
 
 Design. One base organism pretrained on three domains (``regimes.multidomain``): string
-functions (``strings-atomic-a``, exact), countdown with two numbers (exact), and a creative
-domain with a programmatic judge (``tasks.creative``: constraints plus novelty against the
-group). Per seed, GRPO stages chained in every order: the 3 single-domain runs, the 6
+functions (``strings-atomic-a``, exact), countdown with two numbers up to 29 (exact), and a
+creative domain with a programmatic judge (``tasks.creative``: constraints plus novelty
+against the group). A share (0.3) of the structured domains' pretraining targets belong to
+another problem (``tasks.noisy``), so the base holds those skills without emitting them
+reliably, as RL finds a pretrained model in the lab's other studies; on clean targets a
+tiny base either cannot solve a structured problem or solves it every time, and GRPO did
+not raise its structured reward within the budget (NOTES.md, the 2026-12-08 redesign).
+Per seed, GRPO stages chained in every order: the 3 single-domain runs, the 6
 pairwise runs (the pairwise transfer matrix) and the 6 full orders, plus the joint
 mixed-batch run with as many steps as an order (``experiment``). Every model is scored
 and its token entropy measured on the same held-out problems of each domain.
 
-Departures: organisms of 0.1M parameters and tens of RL steps per stage; "normalised
-score" is each domain's reward in [0, 1] (the paper's normalisation was not retrievable);
-three domains, not four (no QA); the creative judge rewards constrained diversity, not
-writing (its gaming and limits: ``tasks.creative``); no model merging baseline.
+Departures: organisms of 0.1M parameters and tens of RL steps per stage; a structured
+pretraining corpus with 30% of its targets from other problems (a stand-in for noisy web
+solutions; it gives structured RL something to re-weight, so a fall of structured entropy
+under RL is expected and the creative domain's direction is the informative half of (i));
+"normalised score" is each domain's reward in [0, 1] (the paper's normalisation was not
+retrievable); three domains, not four (no QA); the creative judge rewards constrained
+diversity, not writing (its gaming and limits: ``tasks.creative``); no model merging
+baseline.
 
-Scales: ``full`` (3 seeds, a 900-step base, 40 GRPO steps per stage, 24 held-out
-problems per domain, about 15 core-minutes alone; more seeds with ``--seeds``), ``quick``
-(2 seeds, a 600-step base, 12 steps per stage, 16 problems: bound by the demo's budget of
-about 150 core-seconds of training, too short for the structured domains' reward to rise,
-so its premises are expected to fail: NOTES.md), ``smoke`` (the test suite).
+Scales: ``full`` (3 seeds, a width-64 1500-step base, 60 GRPO steps per stage, 24
+held-out problems per domain, about 30 core-minutes alone; more seeds with ``--seeds``),
+``quick`` (2 seeds, a width-48 600-step base, 12 steps per stage, 16 problems: bound by
+the demo's budget of about 90 core-seconds of training, too small a base and too short a
+stage for the structured domains' reward to rise, so its premises are expected to fail:
+NOTES.md), ``smoke`` (the test suite).
 """
 
 from __future__ import annotations
@@ -72,8 +82,9 @@ CORRECTION = (
     "secondary reading, tested here as part (iv) rather than taken from the paper."
 )
 SETUP = (
-    "One base pretrained on string functions, 2-number countdown and a creative domain "
-    "(constraints plus novelty against the group); per seed GRPO stages in all 6 orders "
+    "One base pretrained on string functions, 2-number countdown (30% of their targets "
+    "from other problems) and a creative domain (constraints plus novelty against the "
+    "group); per seed GRPO stages in all 6 orders "
     "(prefixes shared: singles, pairs, orders) and a joint mixed-batch run; held-out "
     "score and token entropy of every model on every domain."
 )
@@ -97,6 +108,9 @@ def stage_rl(steps: int, samples: int, lr: float) -> RLConfig:
     )
 
 
+NOISY_SHARE = 0.3  # share of structured pretraining targets from other problems (NOTES.md)
+
+
 def base_loop(width: int, steps: int) -> PretrainConfig:
     """The base's pretraining on the equal mixture of the domains (calibration: NOTES.md)."""
     organism = OrganismConfig(width=width, depth=2, context=64)
@@ -109,30 +123,31 @@ def base_loop(width: int, steps: int) -> PretrainConfig:
 class OrderConfig:
     seeds: tuple[int, ...] = (0, 1, 2)  # RL seeds (one base for all)
     base: MultiBaseConfig = field(
-        default_factory=lambda: MultiBaseConfig(DOMAINS, base_loop(48, 900))
+        default_factory=lambda: MultiBaseConfig(DOMAINS, base_loop(64, 1500), NOISY_SHARE)
     )
-    rl: RLConfig = field(default_factory=lambda: stage_rl(40, 8, 3e-4))  # one stage's RL
+    rl: RLConfig = field(default_factory=lambda: stage_rl(60, 8, 3e-4))  # one stage's RL
     problems: int = 24  # held-out problems per domain (distinct prompts)
     samples: int = 8  # samples per problem at evaluation (the creative group size)
     resamples: int = 2000  # bootstrap resamples per interval
 
 
 def full() -> OrderConfig:
-    """The largest design this session could run: 3 seeds, a 900-step base, 40 GRPO steps
-    per stage (8 prompts x 8 samples), 24 held-out problems per domain."""
+    """3 seeds, a width-64 1500-step base (30% noisy structured targets), 60 GRPO steps
+    per stage (8 prompts x 8 samples), 24 held-out problems per domain (the premise
+    pilots: NOTES.md)."""
     return OrderConfig()
 
 
 def quick() -> OrderConfig:
-    """Cost-bound (about 150 core-seconds of training): 2 seeds, a 600-step base, 12 GRPO
-    steps per stage, 16 problems per domain."""
-    base = MultiBaseConfig(DOMAINS, base_loop(48, 600))
+    """Cost-bound (about 90 core-seconds of training): 2 seeds, a width-48 600-step base,
+    12 GRPO steps per stage, 16 problems per domain."""
+    base = MultiBaseConfig(DOMAINS, base_loop(48, 600), NOISY_SHARE)
     return replace(full(), seeds=(0, 1), base=base, rl=stage_rl(12, 8, 3e-4), problems=16)
 
 
 def smoke() -> OrderConfig:
     """Seconds: width 16, 30 base steps, 2 RL steps per stage (the test suite)."""
-    base = MultiBaseConfig(DOMAINS, replace(base_loop(16, 30), warmup_steps=5))
+    base = MultiBaseConfig(DOMAINS, replace(base_loop(16, 30), warmup_steps=5), NOISY_SHARE)
     rl = replace(stage_rl(2, 2, 3e-4), prompts_per_step=2, max_new_tokens=10)
     return replace(full(), seeds=(0, 1), base=base, rl=rl, problems=6, samples=2, resamples=200)
 

@@ -66,9 +66,11 @@ def plot_entropy(curves: pd.DataFrame, models: pd.DataFrame):
 
 
 def plot_orders(transfer: pd.DataFrame, joint: float):
+    """Predicted against measured score per order; points numbered, orders in the legend
+    (six labels written at the points overlapped where the scores are close)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for row in transfer.itertuples():
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for number, row in enumerate(transfer.itertuples(), start=1):
         ax.errorbar(
             row.predicted,
             row.measured,
@@ -77,14 +79,22 @@ def plot_orders(transfer: pd.DataFrame, joint: float):
             fmt="o",
             color="tab:red" if row.order.endswith("creative") else "tab:grey",
             capsize=2,
+            label=f"{number}  {row.order}",
         )
-        ax.annotate(row.order.replace(">", ">\n"), (row.predicted, row.measured), fontsize=6)
+        ax.annotate(
+            str(number),
+            (row.predicted, row.measured),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=8,
+        )
     low = min(transfer.predicted_low.min(), transfer.measured_low.min())
     high = max(transfer.predicted_high.max(), transfer.measured_high.max())
     ax.plot([low, high], [low, high], color="grey", lw=0.5)
     ax.axhline(joint, color="k", ls="--", lw=0.8, label="joint (measured)")
     ax.set(xlabel="predicted mean final score (reward)", ylabel="measured mean final score")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
     return fig
 
 
@@ -117,7 +127,8 @@ def design_notes(cfg) -> str:
     org = cfg.base.loop.organism
     return (
         f"{len(cfg.seeds)} seeds; base width {org.width}, {org.depth} blocks, "
-        f"{cfg.base.loop.steps} pretraining steps; {cfg.rl.steps} GRPO steps per stage "
+        f"{cfg.base.loop.steps} pretraining steps, {cfg.base.noisy_share:.0%} of structured "
+        f"targets from other problems; {cfg.rl.steps} GRPO steps per stage "
         f"({cfg.rl.prompts_per_step} prompts x {cfg.rl.samples_per_prompt} samples); "
         f"{cfg.problems} held-out problems per domain x {cfg.samples} samples; no merging "
         "baseline, three domains (no QA)"
